@@ -1,0 +1,156 @@
+"""Root fixtures: settings on a temporary data dir, the app under test (lifespan running),
+a real hypercorn server on a free port, and a runner for the published node clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eliza.app import create_app
+from eliza.server import AgentServer
+from eliza.settings import Settings
+
+ROOT = Path(__file__).parent
+NODE_DIR = ROOT / "tests" / "node"
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    base = {"ELIZA_DATA_DIR": str(tmp_path / ".eliza"), "ELIZA_RATE_LIMIT": "off"}
+    return Settings.from_env(environ={**base, **env}, cwd=tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    application.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
+    async with application.test_app() as test_app:
+        yield test_app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def agent_server(app: Any) -> AgentServer:
+    server: AgentServer = app.app.config["ELIZA_SERVER"]
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `hypercorn -k trio eliza.app:app` process on a free port."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.port = free_port()
+        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), "ELIZA_RATE_LIMIT": "off",
+               **self.env}
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{self.port}",
+             "eliza.app:app"],
+            cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/api/server/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Any]:
+    servers: list[LiveServer] = []
+
+    def make(**env: str) -> LiveServer:
+        server = LiveServer(tmp_path / f"srv{len(servers)}" / ".eliza", env=env)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Any) -> LiveServer:
+    server: LiveServer = live_server_factory()
+    return server
+
+
+def run_node(script: str, *args: str, timeout: float = 120.0, env: dict[str, str] | None = None
+             ) -> Any:
+    """Run a script of tests/node with node; its last stdout line is JSON."""
+    if not (NODE_DIR / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
+                       timeout=300)
+    proc = subprocess.run(
+        ["node", str(NODE_DIR / script), *args], cwd=NODE_DIR, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})},
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"node {script} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1])

@@ -1,0 +1,99 @@
+"""`/api/agents`: agent CRUD and lifecycle (reference §3.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+
+from ..errors import BadRequest, NotFound
+from ..runtime.character import agent_view, bio_summary
+from ..store.agents import AgentRecord
+from .character_source import load_character
+from .common import json_body, ok, server, uuid_param
+
+bp = Blueprint("agents", __name__, url_prefix="/api/agents")
+
+
+def _agent_json(record: AgentRecord) -> dict[str, Any]:
+    srv = server()
+    view = agent_view(srv.secrets.decrypt_character(record.character))
+    view.update(
+        id=record.id,
+        enabled=record.enabled,
+        server_id="00000000-0000-0000-0000-000000000000",
+        createdAt=record.created_at,
+        updatedAt=record.updated_at,
+        status=srv.agents.status(record.id),
+    )
+    runtime = srv.agents.runtime(record.id)
+    error = (runtime.stats.last_error if runtime else None) or srv.agents.quarantined.get(
+        record.id
+    )
+    if error:
+        view["lastError"] = error
+    return view
+
+
+@bp.get("")
+async def list_agents() -> Any:
+    srv = server()
+    agents = [
+        {
+            "id": record.id,
+            "name": record.name,
+            "characterName": record.name,
+            "bio": bio_summary(record.character),
+            "status": srv.agents.status(record.id),
+        }
+        for record in srv.agents.records.values()
+    ]
+    agents.sort(key=lambda a: (a["status"] != "active", a["name"]))
+    return ok({"agents": agents})
+
+
+@bp.post("")
+async def create_agent() -> Any:
+    body = await json_body()
+    character = await load_character(body)
+    record, _ = await server().agents.create(character)
+    return ok({"id": record.id, "character": _agent_json(record)}, 201)
+
+
+@bp.get("/<agent_id>")
+async def get_agent(agent_id: str) -> Any:
+    return ok(_agent_json(server().agents.get(uuid_param(agent_id))))
+
+
+@bp.patch("/<agent_id>")
+async def update_agent(agent_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    server().agents.get(agent_id)
+    body = await json_body()
+    if not body:
+        raise BadRequest("No updates provided")
+    record = await server().agents.update(agent_id, body)
+    return ok(_agent_json(record))
+
+
+@bp.delete("/<agent_id>")
+async def delete_agent(agent_id: str) -> Any:
+    await server().agents.delete(uuid_param(agent_id))
+    return Response(status=204)
+
+
+@bp.post("/<agent_id>/start")
+async def start_agent(agent_id: str) -> Any:
+    runtime = await server().agents.start(uuid_param(agent_id))
+    return ok({"id": runtime.agent_id, "name": runtime.name, "status": "active"})
+
+
+@bp.post("/<agent_id>/stop")
+async def stop_agent(agent_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    srv = server()
+    srv.agents.get(agent_id)
+    if srv.agents.runtime(agent_id) is None:
+        raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
+    await srv.agents.stop(agent_id)
+    return ok({"message": "Agent stopped"})

@@ -1,0 +1,129 @@
+"""`/api/server/*` (and its alias `/api/runtime/*`): health, status, logs, stop (§3.6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from quart import Blueprint, request
+
+from .. import __version__
+from ..logs import LEVELS, LogEntry, now_ms
+from ..store.servers import all_servers
+from .common import json_body, server
+from .guards import require_trusted_client
+
+bp = Blueprint("server", __name__)
+
+MAX_LOGS = 1000
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@bp.get("/ping")
+async def ping() -> Any:
+    return {"pong": True, "timestamp": now_ms()}
+
+
+@bp.get("/hello")
+async def hello() -> Any:
+    return {"message": "Hello World!"}
+
+
+@bp.get("/status")
+async def status() -> Any:
+    return {"status": "ok", "agentCount": len(server().agents.runtimes()), "timestamp": iso_now()}
+
+
+def health_body() -> tuple[dict[str, Any], int]:
+    running = len(server().agents.runtimes())
+    body = {
+        "status": "OK" if running else "DEGRADED",
+        "version": __version__,
+        "timestamp": iso_now(),
+        "dependencies": {"agents": "healthy" if running else "no_agents"},
+    }
+    return body, 200 if running else 503
+
+
+@bp.get("/health")
+async def health() -> Any:
+    return health_body()
+
+
+@bp.post("/stop")
+async def stop() -> Any:
+    require_trusted_client()
+    server().request_shutdown()
+    return {"message": "Server stopping..."}
+
+
+@bp.route("/logs", methods=["GET", "POST"])
+async def logs() -> Any:
+    srv = server()
+    params: dict[str, Any] = dict(request.args)
+    if request.method == "POST":
+        body = await json_body()
+        for item in body.get("logs") or []:
+            if isinstance(item, dict) and isinstance(item.get("msg", item.get("message")), str):
+                srv.logs.append(LogEntry(
+                    time=int(item.get("time") or now_ms()),
+                    level=_level(item.get("level"), 30),
+                    msg=str(item.get("msg", item.get("message"))),
+                    agent_name=item.get("agentName"),
+                    agent_id=item.get("agentId"),
+                ))
+        params.update({k: v for k, v in body.items() if k != "logs"})
+    since = _int(params.get("since"), now_ms() - 3600_000)
+    level_name = str(params.get("level") or "all").lower()
+    agent_name = params.get("agentName")
+    agent_id = params.get("agentId")
+    limit = max(1, min(MAX_LOGS, _int(params.get("limit"), 100)))
+    entries = [e for e in srv.logs if e.time >= since]
+    total = len(entries)
+    if level_name != "all":
+        wanted = LEVELS.get(level_name, 30)
+        entries = [e for e in entries if e.level == wanted]
+    if agent_name:
+        entries = [e for e in entries if e.agent_name in (None, agent_name)]
+    if agent_id:
+        entries = [e for e in entries if e.agent_id in (None, agent_id)]
+    entries = entries[-limit:]
+    return {
+        "logs": [e.to_dict() for e in entries],
+        "count": len(entries),
+        "total": total,
+        "requestedLevel": level_name,
+        "level": level_name,
+        "agentName": agent_name or "all",
+        "agentId": agent_id or "all",
+        "levels": list(LEVELS),
+    }
+
+
+@bp.delete("/logs")
+async def clear_logs() -> Any:
+    server().logs.clear()
+    return {"status": "success", "message": "Logs cleared successfully"}
+
+
+@bp.get("/debug/servers")
+async def debug_servers() -> Any:
+    servers = await server().store.read(all_servers)
+    return {"success": True, "servers": servers, "count": len(servers), "data": {
+        "servers": servers, "count": len(servers)}}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _level(value: Any, default: int) -> int:
+    if isinstance(value, int):
+        return value
+    return LEVELS.get(str(value).lower(), default)

@@ -1,0 +1,132 @@
+"""The Quart-Trio application. `hypercorn -k trio eliza.app:app` serves the module-level
+`app`; `create_app(settings)` builds one for tests and embedding."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sniffio
+import trio
+from quart import Quart, Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from .api import register_blueprints
+from .errors import ApiError, NotFound
+from .security.middleware import Security
+from .server import AgentServer
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+WRONG_WORKER = (
+    "eliza runs on Trio: start it with `hypercorn -k trio eliza.app:app` "
+    "or `eliza serve` (hypercorn's default asyncio worker cannot run it)"
+)
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "INVALID_FILE_TYPE",
+    429: "RATE_LIMIT_EXCEEDED",
+}
+
+
+class ElizaApp(QuartTrio):
+    """QuartTrio that says how to start it when run under an asyncio worker."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            library = "unknown"
+        if library != "trio":
+            if scope["type"] == "lifespan":
+                await receive()
+                await send({"type": "lifespan.startup.failed", "message": WRONG_WORKER})
+                return
+            raise RuntimeError(WRONG_WORKER)
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, server: AgentServer | None = None) -> Quart:
+    settings = settings or Settings.from_env()
+    _configure_logging()
+    server = server or AgentServer(settings)
+    app = ElizaApp(__name__)
+    app.config.update(
+        ELIZA_SERVER=server,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # Streaming responses (SSE, long polls) carry their own deadlines.
+        RESPONSE_TIMEOUT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    Security(settings).install(app)
+    register_blueprints(app)
+    _install_error_handlers(app)
+
+    @app.before_serving
+    async def start_server() -> None:
+        await app.nursery.start(_run_server, server)
+
+    @app.after_serving
+    async def stop_server() -> None:
+        await server.aclose()
+
+    return app
+
+
+async def _run_server(server: AgentServer, *, task_status: trio.TaskStatus[None]) -> None:
+    """Run the server; once it is up, a crash is logged loudly and ends the process
+    instead of silently killing the lifespan (quart-trio would keep serving without it)."""
+    try:
+        await server.run(task_status=task_status)
+    except Exception:
+        if not server.ready.is_set():
+            raise
+        log.critical("the agent server crashed; shutting down", exc_info=True)
+        server.shutdown_callback()
+
+
+def _install_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Any:
+        return error.to_dict(), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if status == 404 and not request.path.startswith("/api/"):
+            return Response("Not Found", status=404, content_type="text/plain")
+        message = "API endpoint not found" if status == 404 else (error.description or "")
+        body = ApiError(message, code=_HTTP_CODES.get(status, "HTTP_ERROR")).to_dict()
+        return body, status
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Any:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        return ApiError("Internal server error").to_dict(), 500
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    elif root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+
+
+def _module_app() -> Quart:
+    return create_app()
+
+
+__all__ = ["ElizaApp", "NotFound", "create_app"]
+
+app = _module_app()

@@ -1,0 +1,85 @@
+"""The `eliza` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from .settings import Settings, SettingsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eliza", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server (hypercorn's trio worker)")
+    serve.add_argument("--host", help="address to bind (default SERVER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PORT, SERVER_PORT or 3000)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"eliza: bad setting: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        changes: dict[str, object] = {}
+        if args.host:
+            changes["host"] = args.host
+        if args.port:
+            changes["port"] = args.port
+        return serve_forever(settings.with_overrides(**changes), access_log=args.access_log)
+    return 1
+
+
+def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
+    """Serve until SIGINT/SIGTERM or `POST /api/server/stop`, then shut down gracefully."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    from .app import create_app
+    from .server import AgentServer, DataDirLocked
+
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.accesslog = "-" if access_log else None
+    config.graceful_timeout = 5.0
+    server = AgentServer(settings)
+    app = create_app(settings, server)
+
+    async def run() -> None:
+        shutdown = trio.Event()
+        server.shutdown_callback = shutdown.set
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_set_on_signal, shutdown)
+            print(f"eliza: serving on http://{settings.host}:{settings.port} "
+                  f"(data in {settings.data_dir})", file=sys.stderr)
+            await serve(app, config, shutdown_trigger=shutdown.wait)
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(run)
+    except BaseExceptionGroup as group:
+        locked, rest = group.split(DataDirLocked)
+        if locked is None or rest is not None:
+            raise
+        print(f"eliza: {locked.exceptions[0]}", file=sys.stderr)
+        return 1
+    except DataDirLocked as exc:
+        print(f"eliza: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _set_on_signal(event: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            event.set()
+            return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

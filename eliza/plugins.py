@@ -1,0 +1,93 @@
+"""The plugin manager: built-in plugins plus pip-installed ones from the `eliza` entry points."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from importlib import import_module, metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+log = logging.getLogger(__name__)
+
+# The core's own features, registered through the same hooks a third-party plugin uses.
+DEFAULT_PLUGINS: tuple[str, ...] = ("eliza.runtime.default_model",)
+
+# ElizaOS package names that never map to a plugin here (their job is built in).
+BUILT_IN_ELIZAOS_PLUGINS = frozenset({"sql", "bootstrap"})
+
+
+def make_plugin_manager(
+    *,
+    load_entrypoints: bool = True,
+    allow: Iterable[str] | None = None,
+    trace: bool = False,
+    extra: Iterable[tuple[str, object]] = (),
+) -> pluggy.PluginManager:
+    """Build a fresh plugin manager.
+
+    :param load_entrypoints: load installed plugins from the `eliza` entry-point group.
+    :param allow: when given, only entry points with these names are loaded
+        (`ELIZA_LOAD_PLUGINS`); an empty list loads none.
+    :param trace: log every hook call (`ELIZA_TRACE_PLUGINS`).
+    :param extra: `(name, plugin)` pairs registered as well (tests, embedding apps).
+    """
+    pm = pluggy.PluginManager("eliza")
+    pm.add_hookspecs(hookspecs)
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(import_module(module_name), name=module_name)
+    if load_entrypoints:
+        wanted = None if allow is None else set(allow)
+        for ep in metadata.entry_points(group="eliza"):
+            if wanted is not None and ep.name not in wanted:
+                continue
+            if pm.get_plugin(ep.name) is not None:
+                continue
+            pm.register(ep.load(), name=ep.name)
+    for name, plugin in extra:
+        pm.register(plugin, name=name)
+    # A misspelt hook implementation fails here, at start-up, not silently later.
+    pm.check_pending()
+    if trace:
+        pm.trace.root.setwriter(lambda text: log.info("%s", text.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+def is_builtin(name: str) -> bool:
+    return name in DEFAULT_PLUGINS
+
+
+def plugin_name_for(reference: str, installed: Iterable[str]) -> str | None:
+    """Map a character's plugin reference to an installed plugin name.
+
+    `@elizaos/plugin-openai`, `plugin-openai` and `openai` all name plugin `openai`.
+    """
+    names = set(installed)
+    if reference in names:
+        return reference
+    short = reference.rsplit("/", 1)[-1]
+    short = short.removeprefix("plugin-").removeprefix("eliza-plugin-")
+    return short if short in names else None
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Await `value` if it is awaitable (a hook may return either)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def plugin_distribution(plugin: object) -> tuple[str | None, str | None]:
+    """(distribution name, version) of the package a plugin module comes from, if any."""
+    module = getattr(plugin, "__name__", type(plugin).__module__).split(".")[0]
+    for dist_name in metadata.packages_distributions().get(module, []):
+        try:
+            return dist_name, metadata.version(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None, None

@@ -1,0 +1,255 @@
+"""AgentServer: the one wiring point. It owns the store, the bus, the plugin manager, the
+log capture and the agent registry, and runs them inside its own nursery."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import pluggy
+import trio
+
+from .bus import MessageBus
+from .logs import LogBuffer
+from .plugin_api import BusListener, Panel, Route
+from .plugins import await_me_maybe, is_builtin, make_plugin_manager, plugin_name_for
+from .runtime.agent import AgentRuntime, TurnHandler
+from .runtime.models import ModelProvider, ModelRegistry, ModelType
+from .runtime.registry import AgentRegistry
+from .security.secrets import SecretBox, load_or_create_salt
+from .settings import Settings
+from .store import Store, core_migrations
+from .store.agents import AgentRecord, get_meta, set_meta
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 5.0
+
+DEFAULT_CHARACTER: dict[str, Any] = {
+    "name": "Eliza",
+    "username": "eliza",
+    "bio": [
+        "A Rogerian psychotherapist in the manner of Joseph Weizenbaum's ELIZA (1966).",
+        "Runs on the built-in ELIZA model, so it needs no API key.",
+    ],
+    "system": "You are ELIZA, a Rogerian psychotherapist. Reflect the user's words back.",
+    "topics": ["feelings", "family", "dreams"],
+    "adjectives": ["patient", "curious", "reflective"],
+    "plugins": [],
+    "settings": {},
+    "style": {"all": ["ask open questions", "reflect the user's statements"]},
+}
+
+
+class DataDirLocked(RuntimeError):
+    """Another process already serves this data directory."""
+
+
+class AgentServer:
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager | None = None) -> None:
+        self.settings = settings
+        self.pm = pm or make_plugin_manager(
+            allow=settings.load_plugins, trace=settings.trace_plugins
+        )
+        self.store = Store(settings.db_path)
+        self.bus = MessageBus()
+        self.logs = LogBuffer()
+        self.agents = AgentRegistry(self)
+        self._secrets: SecretBox | None = None
+        self.turn_handler: TurnHandler | None = None
+        self.routes: dict[str, list[Route]] = {}
+        self.panels: dict[str, list[Panel]] = {}
+        self.bus_listeners: dict[str, list[BusListener]] = {}
+        self.model_providers: dict[str, list[ModelProvider]] = {}
+        self.started_at = time.time()
+        self.ready = trio.Event()
+        self.stopped = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._stop_requested = trio.Event()
+        # How `POST /api/server/stop` ends the process; `eliza serve` and the app set it.
+        self.shutdown_callback: Callable[[], None] = _signal_own_process
+        self._lock_file: IO[str] | None = None
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError("the server is not running")
+        return self._nursery
+
+    @property
+    def secrets(self) -> SecretBox:
+        if self._secrets is None:
+            raise RuntimeError("the server is not running")
+        return self._secrets
+
+    def plugin_names(self) -> list[str]:
+        """Installed plugins by name (entry-point names, then the built-in modules)."""
+        return [name for name, _ in self.pm.list_name_plugin() if name is not None]
+
+    # -- running ----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open everything, start the agents, report started; on cancellation stop the
+        agents within the grace period and close the store."""
+        self._lock_data_dir()
+        salt = load_or_create_salt(self.settings.data_dir, self.settings.secret_salt)
+        self._secrets = SecretBox(salt)
+        root = logging.getLogger()
+        root.addHandler(self.logs)
+        try:
+            await self._collect_plugin_contributions()
+            await self.store.open([core_migrations, *self._plugin_migrations()])
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.agents.run)
+                for impl in self.pm.hook.startup.get_hookimpls():
+                    await await_me_maybe(impl.function(server=self))
+                await self._ensure_default_agent()
+                await self.agents.resume()
+                self.ready.set()
+                task_status.started()
+                try:
+                    await self._stop_requested.wait()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self._shutdown()
+                    nursery.cancel_scope.cancel()
+        finally:
+            root.removeHandler(self.logs)
+            self.store.close()
+            self._unlock_data_dir()
+            self.stopped.set()
+
+    async def _shutdown(self) -> None:
+        with trio.move_on_after(SHUTDOWN_GRACE + 1):
+            await self.agents.stop_all(SHUTDOWN_GRACE)
+        for impl in self.pm.hook.shutdown.get_hookimpls():
+            try:
+                with trio.move_on_after(SHUTDOWN_GRACE):
+                    await await_me_maybe(impl.function(server=self))
+            except Exception:
+                log.exception("shutdown hook of plugin %s failed", impl.plugin_name)
+
+    async def _ensure_default_agent(self) -> None:
+        if not self.settings.default_agent:
+            return
+        if await self.store.read(get_meta, "default_agent_created"):
+            return
+        if not self.agents.records:
+            record, _ = await self.agents.create(DEFAULT_CHARACTER)
+            await self.agents.start(record.id)
+        await self.store.write(set_meta, "default_agent_created", "1")
+
+    def request_shutdown(self) -> None:
+        """Stop the whole process gracefully, shortly after the current response is sent."""
+        self.nursery.start_soon(self._shutdown_soon)
+
+    async def _shutdown_soon(self) -> None:
+        await trio.sleep(0.2)
+        log.warning("shutdown requested through the API")
+        self.shutdown_callback()
+
+    async def aclose(self) -> None:
+        """Stop the server (agents get the grace period) and wait until it has stopped."""
+        self._stop_requested.set()
+        await self.stopped.wait()
+
+    # -- plugins ----------------------------------------------------------------------
+
+    def _plugin_migrations(self) -> list[Any]:
+        sets: list[Any] = []
+        for result in self.pm.hook.register_migrations(server=self):
+            sets.extend(result or [])
+        return sets
+
+    async def _collect_plugin_contributions(self) -> None:
+        hook = self.pm.hook
+        for impl in hook.register_models.get_hookimpls():
+            result = await await_me_maybe(impl.function(server=self))
+            self.model_providers[impl.plugin_name] = _providers(result, impl.plugin_name)
+        for impl in hook.register_routes.get_hookimpls():
+            self.routes[impl.plugin_name] = list(await await_me_maybe(impl.function(server=self))
+                                                 or [])
+        for impl in hook.register_panels.get_hookimpls():
+            self.panels[impl.plugin_name] = list(await await_me_maybe(impl.function(server=self))
+                                                 or [])
+        for impl in hook.register_bus_listeners.get_hookimpls():
+            self.bus_listeners[impl.plugin_name] = list(
+                await await_me_maybe(impl.function(server=self)) or []
+            )
+
+    def enabled_plugins(self, character: Mapping[str, Any]) -> frozenset[str]:
+        """Installed plugins a character enables (unknown references are reported)."""
+        installed = [n for n in self.plugin_names() if not is_builtin(n)]
+        enabled = set()
+        for reference in character.get("plugins") or []:
+            name = plugin_name_for(str(reference), installed)
+            if name is None:
+                log.info("character %s names plugin %r, which is not installed here; ignored",
+                         character.get("name"), reference)
+            else:
+                enabled.add(name)
+        return frozenset(enabled)
+
+    def build_runtime(self, record: AgentRecord) -> AgentRuntime:
+        character = self.secrets.decrypt_character(record.character)
+        enabled = self.enabled_plugins(character)
+        providers = [
+            provider
+            for plugin, offered in self.model_providers.items()
+            if is_builtin(plugin) or plugin in enabled
+            for provider in offered
+        ]
+        return AgentRuntime(self, record.id, character, ModelRegistry(providers), enabled)
+
+    # -- one process per data directory -----------------------------------------------------
+
+    def _lock_data_dir(self) -> None:
+        data_dir: Path = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(data_dir / "server.lock", "a+")  # noqa: SIM115 - held for the server's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise DataDirLocked(
+                f"another eliza server already uses {data_dir} (one process per data directory; "
+                "run hypercorn with one worker, or give this server its own ELIZA_DATA_DIR)"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._lock_file = lock
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+
+def _providers(result: Any, plugin: str) -> list[ModelProvider]:
+    if not result:
+        return []
+    if isinstance(result, Mapping):
+        return [ModelProvider(ModelType(t), h, plugin=plugin) for t, h in result.items()]
+    return [
+        ModelProvider(p.model_type, p.handler, p.priority, plugin) for p in result
+    ]
+
+
+def _signal_own_process() -> None:
+    # Under hypercorn with workers, the master handles SIGTERM and tells the workers; a
+    # worker that signals itself would die without cleanup.
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        os.kill(parent.pid, signal.SIGTERM)
+    else:
+        os.kill(os.getpid(), signal.SIGINT)

@@ -1,0 +1,209 @@
+"""One frozen Settings object, read from the environment and `.env` files.
+
+Sources, highest first: the process environment, `./.env`, `$ELIZA_DATA_DIR/.env`.
+Names follow the ElizaOS seeds (PORT, SERVER_PORT, SERVER_HOST, ELIZA_SERVER_AUTH_TOKEN, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+_FALSE = {"0", "false", "no", "off", "disable", "disabled"}
+_TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def parse_size(text: str) -> int:
+    """Parse an Express-style size such as `2mb`, `500kb` or `1048576` into bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise SettingsError(f"not a size: {text!r} (use e.g. 2mb, 512kb or a byte count)")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "b").lower()])
+
+
+def parse_bool(text: str | None, default: bool) -> bool:
+    if text is None or not text.strip():
+        return default
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"not a boolean: {text!r}")
+
+
+def _clamped_minutes(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    try:
+        value = int(float(raw)) if raw else default
+    except ValueError:
+        value = default
+    return max(lo, min(hi, value))
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` requests per `window` seconds per client IP."""
+
+    limit: int
+    window: float
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    default_timeout_minutes: int = 30
+    min_timeout_minutes: int = 5
+    max_timeout_minutes: int = 1440
+    max_duration_minutes: int = 720
+    warning_threshold_minutes: int = 5
+    cleanup_interval_minutes: int = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    data_dir: Path = Path(".eliza")
+    auth_token: str | None = None
+    cors_origin: str | None = None
+    max_json_bytes: int = 2 * 1024**2
+    max_upload_bytes: int = 50 * 1024**2
+    rate_limits_enabled: bool = True
+    api_rate_limit: RateLimit = RateLimit(1000, 15 * 60)
+    file_rate_limit: RateLimit = RateLimit(100, 5 * 60)
+    upload_rate_limit: RateLimit = RateLimit(50, 15 * 60)
+    channel_rate_limit: RateLimit = RateLimit(200, 10 * 60)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
+    default_agent: bool = True
+    characters_dir: Path = Path("characters")
+    load_plugins: tuple[str, ...] | None = None
+    trace_plugins: bool = False
+    ui_enabled: bool = True
+    environment: str = "development"
+    secret_salt: str | None = None
+    database_url: str | None = None
+    # Agent turns and model calls are cut off past these (seconds).
+    turn_timeout: float = 120.0
+    model_timeout: float = 60.0
+    socket_ping_interval: float = 25.0
+    socket_ping_timeout: float = 20.0
+    # Everything read, for lookups by name (character settings fall back to nothing here).
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "eliza.db"
+
+    @property
+    def env_file(self) -> Path:
+        """The `.env` that `/api/system/env/local` reads and edits."""
+        return self.data_dir / ".env"
+
+    @property
+    def uploads_agents_dir(self) -> Path:
+        return self.data_dir / "data" / "uploads" / "agents"
+
+    @property
+    def uploads_channels_dir(self) -> Path:
+        return self.data_dir / "data" / "uploads" / "channels"
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.data_dir / "data" / "generated"
+
+    @property
+    def ui_dir(self) -> Path:
+        return self.data_dir / "ui"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Settings:
+        """Read settings: process env > ./.env > $ELIZA_DATA_DIR/.env."""
+        process = dict(os.environ if environ is None else environ)
+        here = cwd or Path.cwd()
+        local = _read_env_file(here / ".env")
+        data_dir = Path(process.get("ELIZA_DATA_DIR") or local.get("ELIZA_DATA_DIR") or ".eliza")
+        if not data_dir.is_absolute():
+            data_dir = here / data_dir
+        env = {**_read_env_file(data_dir / ".env"), **local, **process}
+        return cls._from_mapping(env, data_dir, here)
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str], data_dir: Path, here: Path) -> Settings:
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        port_text = get("PORT") or get("SERVER_PORT") or "3000"
+        try:
+            port = int(port_text)
+        except ValueError as exc:
+            raise SettingsError(f"PORT/SERVER_PORT is not a number: {port_text!r}") from exc
+        plugins = env.get("ELIZA_LOAD_PLUGINS")
+        characters = Path(get("ELIZA_CHARACTERS_DIR") or "characters")
+        environment = get("ELIZA_ENV") or get("NODE_ENV") or "development"
+        ui_default = environment != "production"
+        return cls(
+            host=get("SERVER_HOST") or "127.0.0.1",
+            port=port,
+            data_dir=data_dir,
+            auth_token=get("ELIZA_SERVER_AUTH_TOKEN"),
+            cors_origin=get("CORS_ORIGIN"),
+            max_json_bytes=parse_size(get("EXPRESS_MAX_PAYLOAD") or "2mb"),
+            rate_limits_enabled=(get("ELIZA_RATE_LIMIT") or "on").lower() not in _FALSE,
+            sessions=SessionSettings(
+                default_timeout_minutes=_clamped_minutes(
+                    env, "SESSION_DEFAULT_TIMEOUT_MINUTES", 30, 1, 10080
+                ),
+                min_timeout_minutes=_clamped_minutes(env, "SESSION_MIN_TIMEOUT_MINUTES", 5, 1, 60),
+                max_timeout_minutes=_clamped_minutes(
+                    env, "SESSION_MAX_TIMEOUT_MINUTES", 1440, 60, 10080
+                ),
+                max_duration_minutes=_clamped_minutes(
+                    env, "SESSION_MAX_DURATION_MINUTES", 720, 60, 20160
+                ),
+                warning_threshold_minutes=_clamped_minutes(
+                    env, "SESSION_WARNING_THRESHOLD_MINUTES", 5, 1, 60
+                ),
+                cleanup_interval_minutes=_clamped_minutes(
+                    env, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60
+                ),
+            ),
+            default_agent=parse_bool(get("ELIZA_DEFAULT_AGENT"), True),
+            characters_dir=characters if characters.is_absolute() else here / characters,
+            load_plugins=None
+            if plugins is None
+            else tuple(p.strip() for p in plugins.split(",") if p.strip()),
+            trace_plugins=parse_bool(get("ELIZA_TRACE_PLUGINS"), False),
+            ui_enabled=parse_bool(get("ELIZA_UI_ENABLE"), ui_default),
+            environment=environment,
+            secret_salt=get("SECRET_SALT"),
+            database_url=get("DATABASE_URL") or get("POSTGRES_URL"),
+            turn_timeout=float(get("ELIZA_TURN_TIMEOUT") or 120),
+            model_timeout=float(get("ELIZA_MODEL_TIMEOUT") or 60),
+            socket_ping_interval=float(get("ELIZA_SOCKET_PING_INTERVAL") or 25),
+            socket_ping_timeout=float(get("ELIZA_SOCKET_PING_TIMEOUT") or 20),
+            raw=dict(env),
+        )
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}

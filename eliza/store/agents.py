@@ -1,0 +1,79 @@
+"""Queries for agents and the server's small key-value metadata."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+
+@dataclass
+class AgentRecord:
+    """An agent as stored: its character (secrets sealed), flags and timestamps (ms)."""
+
+    id: str
+    character: dict[str, Any]
+    enabled: bool
+    running: bool
+    created_at: int
+    updated_at: int
+
+    @property
+    def name(self) -> str:
+        return str(self.character["name"])
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "enabled": int(self.enabled),
+            "running": int(self.running),
+            "character": json.dumps(self.character),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AgentRecord:
+        return cls(
+            id=row["id"],
+            character=json.loads(row["character"]),
+            enabled=bool(row["enabled"]),
+            running=bool(row["running"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+def all_agents(db: Database) -> list[AgentRecord]:
+    return [AgentRecord.from_row(r) for r in db.query("SELECT * FROM agents ORDER BY name")]
+
+
+def save_agent(db: Database, record: AgentRecord) -> None:
+    db.table("agents").upsert(record.to_row(), pk="id")
+
+
+def add_agent_to_server(db: Database, server_id: str, agent_id: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",
+        [server_id, agent_id],
+    )
+
+
+def delete_agent(db: Database, agent_id: str) -> int:
+    return db.execute("DELETE FROM agents WHERE id = ?", [agent_id]).rowcount
+
+
+def set_running(db: Database, agent_id: str, running: bool) -> None:
+    db.execute("UPDATE agents SET running = ? WHERE id = ?", [int(running), agent_id])
+
+
+def get_meta(db: Database, key: str) -> str | None:
+    rows = list(db.query("SELECT value FROM meta WHERE key = ?", [key]))
+    return rows[0]["value"] if rows else None
+
+
+def set_meta(db: Database, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
