@@ -68,10 +68,11 @@ def _clauses(text: str) -> list[list[_Word]]:
             sentence_start = sentence_start or token in _SENTENCE_END
             continue
         word = token.strip("'-")
+        if not word:
+            continue
         key = word.casefold()
-        if not word or key == "but":
-            if key == "but":
-                clauses.append([])
+        if key == "but":
+            clauses.append([])
             continue
         # Keep "Paris" or "NASA" as typed, but not a capital that only starts a sentence.
         keep = cased_input and not sentence_start and any(ch.isupper() for ch in word)
@@ -157,7 +158,7 @@ def match(pattern: Sequence[Atom], keys: Sequence[str]) -> list[tuple[int, int]]
 def _memory_choice(word: str, options: int) -> int:
     # Weizenbaum hashed the last input word to pick a memory rule; crc32 is
     # stable across runs (unlike hash()), which keeps replies deterministic.
-    return zlib.crc32(word.encode("utf-8")) % options
+    return zlib.crc32(word.encode("utf-8", "surrogatepass")) % options
 
 
 def _tidy(text: str) -> str:

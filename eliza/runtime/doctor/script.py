@@ -243,19 +243,20 @@ class _Parser:
 # ---------------------------------------------------------------- pass two
 
 
-def _compile_pattern(decomp: _Decomp, tags: Mapping[str, set[str]]) -> tuple[Atom, ...]:
+def _compile_pattern(decomp: _Decomp, parser: _Parser) -> tuple[Atom, ...]:
     def word_set(line: int, words: list[str]) -> frozenset[str]:
         out: set[str] = set()
         for word in words:
             if word.startswith("/"):
-                if word[1:] not in tags:
+                if word[1:] not in parser.tags:
                     raise _fail(line, f"decomp: unknown tag {word!r}")
-                out |= tags[word[1:]]
+                out |= parser.tags[word[1:]]
             elif _WORD.fullmatch(word):
                 out.add(word)
             else:
                 raise _fail(line, f"decomp: {word!r} is not a word")
-        return frozenset(out)
+        # Input is matched after aliasing ("were" reads as "was"), so patterns must be too.
+        return frozenset(parser.aliases.get(word, word) for word in out)
 
     atoms: list[Atom] = []
     for match in _PATTERN_TOKEN.finditer(decomp.pattern.casefold()):
@@ -295,7 +296,7 @@ def _compile_decomps(
     for decomp in decomps:
         if not decomp.reasms:
             raise _fail(decomp.line, "decomp: has no 'reasm' lines")
-        pattern = _compile_pattern(decomp, parser.tags)
+        pattern = _compile_pattern(decomp, parser)
         reasms = tuple(_compile_reasm(n, t, len(pattern), parser.keys) for n, t in decomp.reasms)
         if plain and any(not r.text for r in reasms):
             raise _fail(decomp.line, "memory: reassemblies must be plain text")
@@ -304,13 +305,6 @@ def _compile_decomps(
 
 
 def _finish(parser: _Parser, last_line: int) -> Script:
-    if parser.initial is None or parser.final is None:
-        raise _fail(last_line, "script needs both 'initial' and 'final' lines")
-    if not parser.none:
-        raise _fail(last_line, "script needs a 'none' section with 'reasm' lines")
-    for line, text in parser.none:
-        if PART_REF.search(text) or text.startswith("=") or text.casefold() == NEWKEY:
-            raise _fail(line, "none: reassemblies must be plain text without part numbers")
     keywords: dict[str, Keyword] = {}
     for key in parser.keys.values():
         if key.redirect is not None:
@@ -327,6 +321,15 @@ def _finish(parser: _Parser, last_line: int) -> Script:
         line, memory_word = parser.memory_word
         if memory_word not in keywords:
             raise _fail(line, f"memory: {memory_word!r} is not a keyword")
+    memory = _compile_decomps(parser.memory, parser, plain=True)
+    for line, text in parser.none:
+        if PART_REF.search(text) or text.startswith("=") or text.casefold() == NEWKEY:
+            raise _fail(line, "none: reassemblies must be plain text without part numbers")
+    # What is missing altogether can only be blamed on the end of the script.
+    if parser.initial is None or parser.final is None:
+        raise _fail(last_line, "script needs both 'initial' and 'final' lines")
+    if not parser.none:
+        raise _fail(last_line, "script needs a 'none' section with 'reasm' lines")
     return Script(
         initial=" ".join(parser.initial.split()),
         final=" ".join(parser.final.split()),
@@ -336,7 +339,7 @@ def _finish(parser: _Parser, last_line: int) -> Script:
         reflections=MappingProxyType(parser.reflections),
         keywords=MappingProxyType(keywords),
         memory_keyword=memory_word,
-        memory=_compile_decomps(parser.memory, parser, plain=True),
+        memory=memory,
         none=tuple(" ".join(text.split()) for _, text in parser.none),
     )
 
