@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,22 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+@asynccontextmanager
+async def open_app(settings: Settings, server: AgentServer | None = None) -> AsyncIterator[Any]:
+    """The app under test with its lifespan running (for tests that need their own settings
+    or server); `.app.config["ELIZA_SERVER"]` is the AgentServer."""
+    application = create_app(settings, server)
+    # Quart-Trio's `None` here cancels the lifespan task itself, so shutdown never completes
+    # (the test app then times out with a corrupted nursery stack); a deadline lets the
+    # server's after_serving stop the agents gracefully.
+    application.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 10
+    async with application.test_app() as test_app:
+        yield test_app
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings)
-    application.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
-    async with application.test_app() as test_app:
+    async with open_app(settings) as test_app:
         yield test_app
 
 
@@ -75,24 +87,31 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The API key header when this server runs with ELIZA_SERVER_AUTH_TOKEN."""
+        token = self.env.get("ELIZA_SERVER_AUTH_TOKEN")
+        return {"X-API-KEY": token} if token else {}
+
     def start(self, timeout: float = 30.0) -> None:
         self.port = free_port()
         env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), "ELIZA_RATE_LIMIT": "off",
                **self.env}
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{self.port}",
-             "eliza.app:app"],
-            cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
+                 f"127.0.0.1:{self.port}", "eliza.app:app"],
+                cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/api/server/ping", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/api/server/ping", headers=self.auth_headers,
+                             timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

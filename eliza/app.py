@@ -12,6 +12,7 @@ from quart import Quart, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from . import webui
 from .api import register_blueprints
 from .errors import ApiError, NotFound
 from .security.middleware import Security
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     Security(settings).install(app)
     register_blueprints(app)
-    _install_error_handlers(app)
+    server.realtime.sio.register(app)
+    _install_error_handlers(app, settings)
 
     @app.before_serving
     async def start_server() -> None:
@@ -94,7 +96,20 @@ async def _run_server(server: AgentServer, *, task_status: trio.TaskStatus[None]
         server.shutdown_callback()
 
 
-def _install_error_handlers(app: Quart) -> None:
+async def _web_ui_fallback(settings: Settings) -> Response:
+    """Non-API paths nothing else answered: the web UI's files and SPA routes."""
+    if request.method not in ("GET", "HEAD"):
+        return Response("Not Found", status=404, content_type="text/plain")
+    if not settings.ui_enabled:
+        return Response("Forbidden", status=403, content_type="text/plain")
+    if not webui.installed(settings.ui_dir):
+        if request.path == "/":
+            return Response(webui.LANDING_PAGE, content_type="text/html")
+        return Response("Client application not found", status=404, content_type="text/plain")
+    return await webui.serve_ui_path(settings.ui_dir, request.path)
+
+
+def _install_error_handlers(app: Quart, settings: Settings) -> None:
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError) -> Any:
         return error.to_dict(), error.status, error.headers
@@ -103,7 +118,7 @@ def _install_error_handlers(app: Quart) -> None:
     async def http_error(error: HTTPException) -> Any:
         status = error.code or 500
         if status == 404 and not request.path.startswith("/api/"):
-            return Response("Not Found", status=404, content_type="text/plain")
+            return await _web_ui_fallback(settings)
         message = "API endpoint not found" if status == 404 else (error.description or "")
         body = ApiError(message, code=_HTTP_CODES.get(status, "HTTP_ERROR")).to_dict()
         return body, status

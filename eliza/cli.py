@@ -19,6 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default SERVER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PORT, SERVER_PORT or 3000)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    ui = commands.add_parser("ui", help="manage the official ElizaOS web UI")
+    ui_commands = ui.add_subparsers(dest="ui_command", required=True)
+    ui_install = ui_commands.add_parser("install", help="fetch @elizaos/client into the data dir")
+    ui_install.add_argument("--version", default=None, help="package version (default pinned)")
+    plugins = commands.add_parser("plugins", help="list the plugins a server would load")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -32,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port:
             changes["port"] = args.port
         return serve_forever(settings.with_overrides(**changes), access_log=args.access_log)
+    if args.command == "ui":
+        return install_web_ui(settings, args.version)
+    if args.command == "plugins":
+        from .plugin_host import print_plugins
+
+        return print_plugins(settings, as_json=args.json)
     return 1
 
 
@@ -71,6 +83,21 @@ def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
     except DataDirLocked as exc:
         print(f"eliza: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def install_web_ui(settings: Settings, version: str | None) -> int:
+    from . import webui
+
+    chosen = version or webui.UI_VERSION
+    print(f"eliza: installing {webui.UI_PACKAGE}@{chosen} into {settings.ui_dir}", file=sys.stderr)
+    try:
+        webui.install_ui(settings.ui_dir, chosen)
+    except Exception as exc:  # network, integrity or archive problems: say which
+        print(f"eliza: could not install the web UI: {exc}", file=sys.stderr)
+        return 1
+    print(f"eliza: web UI installed; open http://{settings.host}:{settings.port}/",
+          file=sys.stderr)
     return 0
 
 

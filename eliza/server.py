@@ -18,10 +18,14 @@ import trio
 
 from .bus import MessageBus
 from .logs import LogBuffer
+from .messaging import MessagingService
 from .plugin_api import BusListener, Panel, Route
+from .plugin_host import run_bus_listeners
+from .realtime.hub import RealtimeHub
 from .plugins import await_me_maybe, is_builtin, make_plugin_manager, plugin_name_for
 from .runtime.agent import AgentRuntime, TurnHandler
 from .runtime.models import ModelProvider, ModelRegistry, ModelType
+from .runtime.pipeline import handle_event
 from .runtime.registry import AgentRegistry
 from .security.secrets import SecretBox, load_or_create_salt
 from .settings import Settings
@@ -63,7 +67,10 @@ class AgentServer:
         self.logs = LogBuffer()
         self.agents = AgentRegistry(self)
         self._secrets: SecretBox | None = None
-        self.turn_handler: TurnHandler | None = None
+        # The one way messages enter (SPEC fix 5), and the agents' side of each message.
+        self.messaging = MessagingService(self)
+        self.turn_handler: TurnHandler | None = handle_event
+        self.realtime = RealtimeHub(self)
         self.routes: dict[str, list[Route]] = {}
         self.panels: dict[str, list[Panel]] = {}
         self.bus_listeners: dict[str, list[BusListener]] = {}
@@ -109,6 +116,8 @@ class AgentServer:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.agents.run)
+                await nursery.start(run_bus_listeners, self)
+                await nursery.start(self.realtime.run)
                 for impl in self.pm.hook.startup.get_hookimpls():
                     await await_me_maybe(impl.function(server=self))
                 await self._ensure_default_agent()

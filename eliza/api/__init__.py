@@ -6,7 +6,18 @@ from typing import Any
 
 from quart import Quart
 
-from . import agents, server_routes, system
+from . import (
+    agents,
+    channels,
+    messaging_core,
+    messaging_servers,
+    plugin_routes,
+    plugins,
+    runs,
+    server_routes,
+    sessions,
+    system,
+)
 from .common import server
 
 
@@ -16,6 +27,10 @@ def register_blueprints(app: Quart) -> None:
     app.register_blueprint(server_routes.bp, url_prefix="/api/server")
     app.register_blueprint(server_routes.bp, url_prefix="/api/runtime", name="runtime")
     app.register_blueprint(system.bp)
+    app.register_blueprint(plugins.bp)
+    _register_messaging(app)
+    # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
+    plugin_routes.install(app)
 
     @app.get("/healthz")
     async def healthz() -> Any:
@@ -24,6 +39,20 @@ def register_blueprints(app: Quart) -> None:
     @app.get("/health")
     async def health() -> Any:
         return server_routes.health_body()
+
+
+def _register_messaging(app: Quart) -> None:
+    # Channels answer under the 1.7 and the 1.5 prefix with the same handlers.
+    app.register_blueprint(channels.bp, url_prefix="/api/messaging/channels")
+    app.register_blueprint(channels.bp, url_prefix="/api/messaging/central-channels",
+                           name="central_channels")
+    for bp in messaging_servers.blueprints:
+        app.register_blueprint(bp)
+    app.register_blueprint(messaging_servers.extra)
+    app.register_blueprint(messaging_core.bp)
+    # Sessions (`/health` is matched before `/<session_id>` inside the blueprint).
+    app.register_blueprint(sessions.bp)
+    app.register_blueprint(runs.bp)
 
 
 __all__ = ["register_blueprints", "server"]

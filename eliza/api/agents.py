@@ -79,7 +79,8 @@ async def update_agent(agent_id: str) -> Any:
 @bp.delete("/<agent_id>")
 async def delete_agent(agent_id: str) -> Any:
     await server().agents.delete(uuid_param(agent_id))
-    return Response(status=204)
+    # A body given (even empty) avoids Quart's asyncio-only iterable body under Trio.
+    return Response(b"", status=204)
 
 
 @bp.post("/<agent_id>/start")

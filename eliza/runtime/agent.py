@@ -96,14 +96,21 @@ class AgentRuntime:
             return str(result)
         parts: list[str] = []
         stream: AsyncIterator[Any] = result
-        with trio.fail_after(self.server.settings.model_timeout):
-            async for chunk in stream:
-                text = str(chunk)
-                if not text:
-                    continue
-                if on_chunk is not None:
-                    await on_chunk(text, len(parts))
-                parts.append(text)
+        try:
+            with trio.fail_after(self.server.settings.model_timeout):
+                async for chunk in stream:
+                    text = str(chunk)
+                    if not text:
+                        continue
+                    if on_chunk is not None:
+                        await on_chunk(text, len(parts))
+                    parts.append(text)
+        finally:
+            # Close an abandoned generator here, inside trio, not at garbage collection.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with trio.CancelScope(shield=True):
+                    await aclose()
         return "".join(parts)
 
     async def _call(self, model_type: ModelType, params: dict[str, Any]) -> Any:
@@ -134,6 +141,8 @@ class AgentRuntime:
         assert inbox is not None
         with inbox:
             async for event in inbox:
+                if self.stopping:  # events still queued when the stop came are dropped
+                    break
                 await self.run_turn(event)
         self._inbox = None
         if inbox.overflowed and not self.stopping:

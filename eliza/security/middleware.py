@@ -93,7 +93,7 @@ class Security:
 
     async def before_request(self) -> Any:
         if request.method == "OPTIONS":
-            return Response(status=204, headers={
+            return Response(b"", status=204, headers={  # b"": see agents.delete_agent
                 **self.cors_headers(request.headers.get("Origin")),
                 "Access-Control-Allow-Methods": CORS_METHODS,
                 "Access-Control-Allow-Headers": request.headers.get(

@@ -67,3 +67,150 @@ def m001_agents_servers_logs(db: Database) -> None:
         " VALUES (?, 'Default Server', 'eliza_default', ?, ?)",
         [DEFAULT_SERVER_ID, now, now],
     )
+
+
+@core()
+def m002_messaging(db: Database) -> None:
+    """Central messaging (channels, participants, messages) and the agent-side tables
+    (worlds, rooms, entities, participants, memories), simplified from reference §8.1-8.2."""
+    db.execute(
+        """CREATE TABLE channels (
+            id TEXT PRIMARY KEY,
+            message_server_id TEXT NOT NULL REFERENCES message_servers(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            source_type TEXT,
+            source_id TEXT,
+            topic TEXT,
+            metadata TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX channels_server ON channels(message_server_id, created_at)")
+    # DM lookups are keyed on (server, type, name) as ElizaOS's findOrCreateDmChannel does.
+    db.execute("CREATE INDEX channels_dm ON channels(message_server_id, type, name)")
+    db.execute(
+        """CREATE TABLE channel_participants (
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL,
+            PRIMARY KEY (channel_id, user_id)
+        )"""
+    )
+    db.execute("CREATE INDEX channel_participants_user ON channel_participants(user_id)")
+    db.execute(
+        """CREATE TABLE central_messages (
+            id TEXT PRIMARY KEY,
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            author_id TEXT NOT NULL,
+            content TEXT NOT NULL,
+            raw_message TEXT,
+            in_reply_to_root_message_id TEXT
+                REFERENCES central_messages(id) ON DELETE SET NULL,
+            source_type TEXT,
+            source_id TEXT,
+            metadata TEXT,
+            -- the client's own message id: a replay with the same key returns the stored row
+            idempotency_key TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX central_messages_channel ON central_messages(channel_id, created_at)")
+    db.execute(
+        "CREATE INDEX central_messages_reply ON central_messages(in_reply_to_root_message_id)"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX central_messages_idem ON central_messages(channel_id, idempotency_key)"
+        " WHERE idempotency_key IS NOT NULL"
+    )
+    db.execute(
+        """CREATE TABLE worlds (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            server_id TEXT NOT NULL DEFAULT 'local',
+            metadata TEXT,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX worlds_agent ON worlds(agent_id)")
+    db.execute(
+        """CREATE TABLE rooms (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            type TEXT NOT NULL,
+            server_id TEXT,
+            world_id TEXT,
+            name TEXT,
+            metadata TEXT,
+            channel_id TEXT,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX rooms_agent ON rooms(agent_id)")
+    db.execute(
+        """CREATE TABLE entities (
+            id TEXT NOT NULL,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            names TEXT NOT NULL DEFAULT '[]',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (id, agent_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE participants (
+            id TEXT PRIMARY KEY,
+            entity_id TEXT NOT NULL,
+            room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            room_state TEXT,
+            created_at INTEGER NOT NULL,
+            UNIQUE (entity_id, room_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE memories (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            entity_id TEXT,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            room_id TEXT REFERENCES rooms(id) ON DELETE CASCADE,
+            world_id TEXT,
+            "unique" INTEGER NOT NULL DEFAULT 1,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("CREATE INDEX memories_room ON memories(agent_id, type, room_id, created_at)")
+    db.execute("CREATE INDEX memories_world ON memories(world_id)")
+    # Runs (reference §3.8) group logs by runId; a column makes a run's detail one lookup.
+    db.execute("ALTER TABLE logs ADD COLUMN run_id TEXT")
+    db.execute("CREATE INDEX logs_run ON logs(agent_id, run_id)")
+    db.execute("CREATE INDEX logs_agent_type ON logs(agent_id, type, created_at)")
+
+
+@core()
+def m003_sessions(db: Database) -> None:
+    """Sessions API state (reference §6), stored so sessions survive a restart (SPEC fix 9).
+    A session dies with its agent or its channel: it could not be used without them."""
+    db.execute(
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            -- the effective (merged) SessionTimeoutConfig
+            timeout_config TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_activity INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            renewal_count INTEGER NOT NULL DEFAULT 0,
+            warning_state INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX sessions_expiry ON sessions(expires_at)")

@@ -1,0 +1,192 @@
+"""Chat round trip over REST: time from posting a user message to the agent's stored reply,
+against a real `hypercorn -k trio eliza.app:app` (temp data dir, rate limits off) and the
+default ELIZA agent.
+
+    python bench/chat_roundtrip.py [--messages 200] [--concurrency 8] [--poll-ms 2]
+
+Two ways to wait for the reply, each run sequentially and then with `--concurrency` users
+at once (each user in their own DM channel or session):
+- `channel_poll`: POST /api/messaging/channels/:id/messages, then poll GET .../messages
+  every `--poll-ms` until the reply to that message is stored;
+- `session_http`: POST /api/messaging/sessions/:id/messages with `transport: "http"`, which
+  answers once the reply is stored.
+Prints p50/p99/mean latency (ms) and sustained messages/s as JSON, and p50 against the
+original's 150 ms (DESIGN.md, "Performance targets").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine (DESIGN.md)
+REPLY_DEADLINE = 30.0  # seconds; one reply taking longer fails the run
+TEXTS = ("I need some help", "I feel anxious about my work", "My mother takes care of me",
+         "I dreamed about flying", "Perhaps I could learn to get along with my brother")
+
+Send = Callable[[httpx.AsyncClient, int], Awaitable[float]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "ELIZA_DATA_DIR": str(data_dir), "ELIZA_RATE_LIMIT": "off"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}",
+         "eliza.app:app"],
+        cwd=data_dir.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during startup")
+        try:
+            if httpx.get(url + "/api/agents", timeout=1).json()["data"]["agents"]:
+                return proc, url
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+async def channel_user(http: httpx.AsyncClient, agent_id: str, poll: float) -> Send:
+    """A user with a DM channel to the agent; sends and polls for the stored reply."""
+    user = str(uuid.uuid4())
+    channel = (await http.get("/api/messaging/dm-channel", params={
+        "currentUserId": user, "targetUserId": agent_id})).json()["data"]["id"]
+
+    async def send(client: httpx.AsyncClient, i: int) -> float:
+        t0 = time.perf_counter()
+        posted = (await client.post(f"/api/messaging/channels/{channel}/messages", json={
+            "content": TEXTS[i % len(TEXTS)], "author_id": user,
+            "message_server_id": "00000000-0000-0000-0000-000000000000"})).json()
+        message_id = posted["userMessage"]["id"]
+        with trio.fail_after(REPLY_DEADLINE):
+            while True:
+                page = (await client.get(f"/api/messaging/channels/{channel}/messages",
+                                         params={"limit": 5})).json()["data"]["messages"]
+                if any(m.get("inReplyToRootMessageId") == message_id for m in page):
+                    return time.perf_counter() - t0
+                await trio.sleep(poll)
+
+    return send
+
+
+async def session_user(http: httpx.AsyncClient, agent_id: str, poll: float) -> Send:
+    """A user with a session; `transport: "http"` answers with the stored reply."""
+    session = (await http.post("/api/messaging/sessions", json={
+        "agentId": agent_id, "userId": str(uuid.uuid4())})).json()["sessionId"]
+
+    async def send(client: httpx.AsyncClient, i: int) -> float:
+        t0 = time.perf_counter()
+        response = await client.post(f"/api/messaging/sessions/{session}/messages", json={
+            "content": TEXTS[i % len(TEXTS)], "transport": "http"})
+        if response.status_code != 201 or not response.json().get("agentResponse"):
+            raise RuntimeError(f"no reply: {response.status_code} {response.text[:200]}")
+        return time.perf_counter() - t0
+
+    return send
+
+
+def summary(latencies: list[float], wall: float) -> dict[str, float]:
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "msgs_per_s": round(len(ms) / wall, 1),
+    }
+
+
+async def run_mode(url: str, agent_id: str, make: Any, args: argparse.Namespace
+                   ) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=args.concurrency * 2)
+    async with httpx.AsyncClient(base_url=url, timeout=REPLY_DEADLINE, limits=limits) as http:
+        warm = await make(http, agent_id, args.poll_ms / 1000)
+        for i in range(5):  # warm-up, not measured
+            await warm(http, i)
+        send = await make(http, agent_id, args.poll_ms / 1000)
+        sequential: list[float] = []
+        t0 = time.perf_counter()
+        for i in range(args.messages):
+            sequential.append(await send(http, i))
+        seq_wall = time.perf_counter() - t0
+
+        users = [await make(http, agent_id, args.poll_ms / 1000)
+                 for _ in range(args.concurrency)]
+        concurrent: list[float] = []
+        per_user = max(1, args.messages // args.concurrency)
+
+        async def worker(user: Send) -> None:
+            for i in range(per_user):
+                concurrent.append(await user(http, i))
+
+        t0 = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for user in users:
+                nursery.start_soon(worker, user)
+        conc_wall = time.perf_counter() - t0
+    return {"sequential": summary(sequential, seq_wall),
+            f"concurrent_{args.concurrency}": summary(concurrent, conc_wall)}
+
+
+async def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url) as http:
+        agent_id = (await http.get("/api/agents")).json()["data"]["agents"][0]["id"]
+    results = {
+        "channel_poll": await run_mode(url, agent_id, channel_user, args),
+        "session_http": await run_mode(url, agent_id, session_user, args),
+    }
+    return {
+        "messages": args.messages, "concurrency": args.concurrency, "poll_ms": args.poll_ms,
+        "results": results,
+        "original_p50_ms": ORIGINAL_P50_MS,
+        "p50_vs_original": {mode: round(r["sequential"]["p50_ms"] / ORIGINAL_P50_MS, 3)
+                            for mode, r in results.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--poll-ms", type=float, default=2.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_server(Path(tmp) / ".eliza")
+        try:
+            report = trio.run(bench, url, args)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""`/api/messaging/channels/*` (1.7), registered again as `/api/messaging/central-channels/*`
+(1.5): the same handlers answer both. Every change goes through `server.messaging`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from ..errors import BadRequest
+from .common import json_body, ok, query_int, server, uuid_param
+from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
+
+bp = Blueprint("channels", __name__)
+
+MAX_LIST = 1000  # the web UI and api-client page with limit; at least 1000 must work
+HTTP_TRANSPORT_WAIT = 60.0  # transport "http" waits this long for the agent's answer
+
+
+def _participants_field(body: dict[str, Any]) -> Any:
+    for key in ("participantCentralUserIds", "participantIds", "participants"):
+        if key in body:
+            return body[key]
+    return None
+
+
+@bp.post("")
+async def create_channel() -> Any:
+    """1.7 group create `{name, message_server_id, participantCentralUserIds?, type?,
+    metadata?}`; also the 1.5 `{serverId, name, type, sourceType?, topic?}` shape."""
+    body = await json_body()
+    metadata = body.get("metadata")
+    channel = await server().messaging.create_channel(
+        name=body.get("name") or "",
+        message_server_id=body_server_id(body),
+        type=str(body.get("type") or "GROUP"),
+        participants=_participants_field(body),
+        metadata=metadata if metadata is None or isinstance(metadata, dict) else {},
+        source_type=body.get("sourceType") or body.get("source_type"),
+        source_id=body.get("sourceId") or body.get("source_id"),
+        topic=body.get("topic") or body.get("description"),
+    )
+    return ok(channel, 201)
+
+
+@bp.get("/<channel_id>/details")
+async def channel_details(channel_id: str) -> Any:
+    return ok(await server().messaging.get_channel(uuid_param(channel_id, "channel")))
+
+
+@bp.get("/<channel_id>/participants")
+async def channel_participants(channel_id: str) -> Any:
+    # A bare array, as the original and the api-client have it.
+    return ok(await server().messaging.participants(uuid_param(channel_id, "channel")))
+
+
+@bp.get("/<channel_id>/agents")
+async def channel_agents(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    members = await server().messaging.participants(channel_id)
+    return ok({"channelId": channel_id, "participants": members})
+
+
+@bp.post("/<channel_id>/agents")
+async def add_agent(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    body = await json_body()
+    agent_id = uuid_param(str(body.get("agentId") or ""), "agent")
+    await server().messaging.add_participant(channel_id, agent_id, agent=True)
+    return ok({"channelId": channel_id, "agentId": agent_id,
+               "message": "Agent added to channel successfully"}, 201)
+
+
+@bp.delete("/<channel_id>/agents/<agent_id>")
+async def remove_agent(channel_id: str, agent_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    agent_id = uuid_param(agent_id, "agent")
+    await server().messaging.remove_participant(channel_id, agent_id)
+    return ok({"channelId": channel_id, "agentId": agent_id,
+               "message": "Agent removed from channel successfully"})
+
+
+@bp.get("/<channel_id>/messages")
+async def list_messages(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    messages = await server().messaging.list_messages(
+        channel_id,
+        limit=query_int("limit", 50, lo=1, hi=MAX_LIST),
+        before=parse_cursor("before"),
+        after=parse_cursor("after"),
+    )
+    return ok({"messages": messages})
+
+
+@bp.post("/<channel_id>/messages")
+async def post_message(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    body = await json_body()
+    author = author_from(body)
+    if not author:
+        raise BadRequest("Missing required fields: author_id (or the X-Entity-Id header), "
+                         "content")
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    srv = server()
+    posted = await srv.messaging.post_message(
+        channel_id=channel_id,
+        author_id=str(author),
+        content=body.get("content") or "",
+        message_server_id=body_server_id(body),
+        source_type=body.get("source_type") or body.get("sourceType") or "eliza_gui",
+        raw_message=body.get("raw_message"),
+        metadata=metadata,
+        in_reply_to=body.get("in_reply_to_message_id") or body.get("inReplyToMessageId"),
+        idempotency_key=idempotency_key(body),
+    )
+    answer: dict[str, Any] = {"success": True, "userMessage": posted.message,
+                              "data": posted.message}
+    if str(body.get("transport") or body.get("mode") or "") in ("http", "sync"):
+        # 1.7's synchronous transport: wait (bounded) for the agent's answer.
+        answer["agentResponse"] = await srv.messaging.wait_for_reply(
+            channel_id, posted.message["id"],
+            within=min(HTTP_TRANSPORT_WAIT, srv.settings.turn_timeout),
+        )
+    return answer, 201
+
+
+@bp.delete("/<channel_id>/messages/<message_id>")
+async def delete_message(channel_id: str, message_id: str) -> Any:
+    await server().messaging.delete_message(uuid_param(channel_id, "channel"),
+                                            uuid_param(message_id, "message"))
+    return Response(b"", status=204)
+
+
+@bp.delete("/<channel_id>/messages")
+async def clear_messages(channel_id: str) -> Any:
+    await server().messaging.clear_channel(uuid_param(channel_id, "channel"))
+    return Response(b"", status=204)
+
+
+@bp.patch("/<channel_id>")
+async def update_channel(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    body = await json_body()
+    kwargs: dict[str, Any] = {"name": body.get("name"),
+                              "participants": _participants_field(body)}
+    if "metadata" in body:
+        kwargs["metadata"] = body["metadata"]
+    return ok(await server().messaging.update_channel(channel_id, **kwargs))
+
+
+@bp.delete("/<channel_id>")
+async def delete_channel(channel_id: str) -> Any:
+    await server().messaging.delete_channel(uuid_param(channel_id, "channel"))
+    return Response(b"", status=204)
+
+
+@bp.post("/<channel_id>/generate-title")
+async def generate_title(channel_id: str) -> Any:
+    channel_id = uuid_param(channel_id, "channel")
+    body = await json_body()
+    agent_id = body.get("agentId") or request.args.get("agentId")
+    if not agent_id:
+        raise BadRequest("Valid agent ID is required", code="INVALID_ID")
+    return ok(await server().messaging.generate_title(channel_id, uuid_param(str(agent_id))))

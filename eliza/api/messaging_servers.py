@@ -1,0 +1,130 @@
+"""Message servers: `/api/messaging/message-servers*` with the 1.7 keys (`messageServers`,
+`messageServerId`), and `/central-servers*`, `/servers*` with the 1.5 keys (`servers`,
+`serverId`). One set of handlers; the blueprint is registered once per dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+
+from .. import ids
+from ..errors import BadRequest
+from .common import json_body, ok, server, uuid_param
+
+V17 = "message-servers"
+
+
+def _v17(prefix: str) -> bool:
+    return prefix == V17
+
+
+def make_blueprint(prefix: str, name: str) -> Blueprint:
+    """Routes under `/api/messaging/<prefix>`, answering in that prefix's dialect."""
+    bp = Blueprint(name, __name__, url_prefix=f"/api/messaging/{prefix}")
+    server_key = "messageServerId" if _v17(prefix) else "serverId"
+
+    @bp.get("")
+    async def list_servers() -> Any:
+        servers = await server().messaging.list_servers()
+        return ok({"messageServers": servers} if _v17(prefix) else {"servers": servers})
+
+    @bp.post("")
+    async def create_server() -> Any:
+        body = await json_body()
+        created = await server().messaging.create_server(
+            name=body.get("name") or "",
+            source_type=body.get("sourceType") or body.get("source_type") or "",
+            source_id=body.get("sourceId") or body.get("source_id"),
+            metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
+            server_id=body.get("id"),
+        )
+        return ok({"server": created}, 201)
+
+    @bp.delete("/<server_id>")
+    async def delete_server(server_id: str) -> Any:
+        await server().messaging.delete_server(uuid_param(server_id, "server"))
+        return Response(b"", status=204)
+
+    @bp.get("/<server_id>/channels")
+    async def server_channels(server_id: str) -> Any:
+        channels = await server().messaging.list_channels(uuid_param(server_id, "server"))
+        return ok({"channels": channels})
+
+    @bp.get("/<server_id>/agents")
+    async def server_agents(server_id: str) -> Any:
+        server_id = uuid_param(server_id, "server")
+        agents = await server().messaging.server_agents(server_id)
+        return ok({server_key: server_id, "agents": agents})
+
+    @bp.post("/<server_id>/agents")
+    async def add_agent(server_id: str) -> Any:
+        server_id = uuid_param(server_id, "server")
+        body = await json_body()
+        agent_id = uuid_param(str(body.get("agentId") or ""), "agent")
+        await server().messaging.add_agent_to_server(server_id, agent_id)
+        return ok({server_key: server_id, "agentId": agent_id,
+                   "message": "Agent added to server successfully"}, 201)
+
+    @bp.delete("/<server_id>/agents/<agent_id>")
+    async def remove_agent(server_id: str, agent_id: str) -> Any:
+        server_id = uuid_param(server_id, "server")
+        agent_id = uuid_param(agent_id, "agent")
+        await server().messaging.remove_agent_from_server(server_id, agent_id)
+        return ok({server_key: server_id, "agentId": agent_id,
+                   "message": "Agent removed from server successfully"})
+
+    return bp
+
+
+blueprints = [
+    make_blueprint(V17, "message_servers"),
+    make_blueprint("central-servers", "central_servers"),
+    make_blueprint("servers", "servers_v15"),
+]
+
+# Routes outside the per-dialect prefixes.
+extra = Blueprint("messaging_server_extra", __name__, url_prefix="/api/messaging")
+
+
+@extra.get("/message-server/current")
+async def current_server() -> Any:
+    # One process serves one message server: the default one.
+    return ok({"messageServerId": ids.DEFAULT_SERVER_ID})
+
+
+@extra.get("/agents/<agent_id>/message-servers")
+async def agent_message_servers(agent_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    return ok({"agentId": agent_id,
+               "messageServers": await server().messaging.agent_servers(agent_id)})
+
+
+@extra.get("/agents/<agent_id>/servers")
+async def agent_servers(agent_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    return ok({"agentId": agent_id, "servers": await server().messaging.agent_servers(agent_id)})
+
+
+@extra.post("/message-servers/<server_id>/sync-channels")
+async def sync_channels(server_id: str) -> Any:
+    """External platforms push their channel list; channels that are not yet known are
+    created (by id when given)."""
+    server_id = uuid_param(server_id, "server")
+    body = await json_body()
+    channels = body.get("channels") or []
+    if not isinstance(channels, list):
+        raise BadRequest("channels must be an array")
+    known = {c["id"] for c in await server().messaging.list_channels(server_id)}
+    created = 0
+    for entry in channels:
+        if not isinstance(entry, dict) or entry.get("id") in known:
+            continue
+        await server().messaging.create_channel(
+            name=str(entry.get("name") or "channel"), message_server_id=server_id,
+            type=str(entry.get("type") or "GROUP"), metadata=entry.get("metadata"),
+            channel_id=ids.validate_uuid(entry.get("id")),
+        )
+        created += 1
+    return ok({"messageServerId": server_id, "created": created})
+

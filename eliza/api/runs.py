@@ -1,0 +1,57 @@
+"""`/api/agents/:agentId/runs` and `/runs/:runId`: agent turns aggregated from the
+`run_event`, `useModel:*`, action and evaluator logs (reference §3.1, §3.8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, request
+
+from ..errors import BadRequest, NotFound
+from ..store import runs as rq
+from .common import ok, query_int, server, uuid_param
+
+bp = Blueprint("runs", __name__, url_prefix="/api/agents")
+
+STATUSES = frozenset({"started", "completed", "timeout", "error", "all"})
+
+
+def _optional_int(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"Query parameter {name!r} must be epoch ms") from None
+
+
+@bp.get("/<agent_id>/runs")
+async def list_runs(agent_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    srv = server()
+    srv.agents.get(agent_id)
+    room = request.args.get("roomId")
+    room_id = uuid_param(room, "room") if room else None
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(sorted(STATUSES))}")
+    limit = query_int("limit", 20, lo=1, hi=100)
+    since, until = _optional_int("from"), _optional_int("to")
+    data = await srv.store.read(
+        lambda db: rq.list_runs(db, agent_id, room_id=room_id, status=status, limit=limit,
+                                since=since, until=until)
+    )
+    return ok(data)
+
+
+@bp.get("/<agent_id>/runs/<run_id>")
+async def get_run(agent_id: str, run_id: str) -> Any:
+    agent_id = uuid_param(agent_id)
+    run_id = uuid_param(run_id, "run")
+    srv = server()
+    srv.agents.get(agent_id)
+    detail = await srv.store.read(rq.get_run, agent_id, run_id)
+    if detail is None:
+        raise NotFound("Run not found")
+    return ok(detail)

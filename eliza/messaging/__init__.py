@@ -1,0 +1,5 @@
+"""Messaging: the service every message goes through (`server.messaging`)."""
+
+from .service import MessagingService, Posted
+
+__all__ = ["MessagingService", "Posted"]

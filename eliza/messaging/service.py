@@ -1,0 +1,207 @@
+"""The messaging service: the ONE way a message enters the system.
+
+Every entry point (REST, Socket.IO, sessions, agents' replies) calls `post_message`, which
+validates, commits the message and publishes exactly one `NewMessage` (SPEC fix 5). A replay
+of a client's message id returns the stored message and publishes nothing, so it causes no
+second agent turn. Channel and server operations live in `channels.ChannelOps`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .. import ids
+from ..bus import MessageComplete, MessageDeleted, MessageStreamChunk, NewMessage
+from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
+from ..logs import now_ms
+from ..store import message_servers as sq
+from ..store import messaging as mq
+from .channels import ChannelOps, auto_channel
+from .shapes import message_json, message_struct
+
+if TYPE_CHECKING:
+    from ..server import AgentServer
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of `post_message`: the stored row as the API shows it (camelCase plus
+    snake_case keys), the bus structure, and whether it was new (False for a replay)."""
+
+    message: dict[str, Any]
+    struct: dict[str, Any]
+    created: bool
+    channel: dict[str, Any]
+
+
+def _uuid(value: Any, what: str) -> str:
+    valid = ids.validate_uuid(value)
+    if valid is None:
+        raise InvalidId(f"Invalid {what} format")
+    return valid
+
+
+class MessagingService(ChannelOps):
+    def __init__(self, server: AgentServer) -> None:
+        self.server = server
+        # Commit order and publish order must agree, so agents see a channel's messages in
+        # the order they are stored; the store serialises writes anyway, so this costs little.
+        self._order = trio.Lock()
+
+    async def post_message(
+        self,
+        *,
+        channel_id: str,
+        author_id: str,
+        content: str,
+        message_server_id: str | None = None,
+        source_type: str | None = None,
+        raw_message: Any = None,
+        metadata: dict[str, Any] | None = None,
+        in_reply_to: str | None = None,
+        source_id: str | None = None,
+        message_id: str | None = None,
+        idempotency_key: str | None = None,
+        create_channel: bool = True,
+    ) -> Posted:
+        """Store one message and publish it once. A missing channel is auto-created (DM when
+        `metadata.isDm`/`channelType == "DM"`, reference §4.2b) unless `create_channel` is
+        False (then 404 CHANNEL_NOT_FOUND). Raises BadRequest/InvalidId/NotFound."""
+        channel_id = _uuid(channel_id, "channel ID")
+        author_id = _uuid(author_id, "author_id")
+        if not isinstance(content, str) or not content.strip():
+            raise BadRequest("content is required and must be a non-empty string")
+        if in_reply_to is not None:
+            in_reply_to = _uuid(in_reply_to, "in_reply_to_message_id")
+        if message_id is not None:
+            message_id = _uuid(message_id, "messageId")
+        server_id = _uuid(message_server_id or ids.DEFAULT_SERVER_ID, "message_server_id")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest("metadata must be an object")
+        meta = dict(metadata or {})
+        now = now_ms()
+        row = {
+            "id": message_id or ids.new_uuid(),
+            "channel_id": channel_id,
+            "author_id": author_id,
+            "content": content,
+            "raw_message": raw_message if raw_message is not None else {"text": content},
+            "in_reply_to_root_message_id": in_reply_to,
+            "source_type": source_type or "eliza_gui",
+            "source_id": source_id,
+            "metadata": meta,
+            "idempotency_key": str(idempotency_key) if idempotency_key else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+        def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+            channel = mq.get_channel(db, channel_id)
+            if channel is None:
+                if not create_channel:
+                    raise ChannelNotFound("Channel not found")
+                if sq.get_server(db, server_id) is None:
+                    raise NotFound(f"Server {server_id} does not exist")
+                channel, members = auto_channel(channel_id, server_id, author_id, meta, now)
+                mq.insert_channel(db, channel, members)
+                channel = mq.get_channel(db, channel_id)
+                assert channel is not None
+            if in_reply_to is not None and mq.get_message(db, in_reply_to) is None:
+                row["in_reply_to_root_message_id"] = None  # unknown parent: keep the message
+            stored, created = mq.insert_message(db, row)
+            return channel, stored, created
+
+        async with self._order:
+            channel, stored, created = await self.server.store.write(write)
+            struct = message_struct(stored, channel["message_server_id"])
+            if created:
+                self.server.bus.publish(NewMessage(struct))
+        return Posted(message_json(stored, channel["message_server_id"]), struct, created,
+                      channel)
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def get_message(self, message_id: str) -> dict[str, Any]:
+        message_id = _uuid(message_id, "message ID")
+        row = await self.server.store.read(mq.get_message, message_id)
+        if row is None:
+            raise NotFound("Message not found")
+        channel = await self.server.store.read(mq.get_channel, row["channel_id"])
+        return message_json(row, channel["message_server_id"] if channel else None)
+
+    async def list_messages(
+        self,
+        channel_id: str,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; `before`/`after` are exclusive epoch-ms bounds."""
+        channel_id = _uuid(channel_id, "channel ID")
+        rows = await self.server.store.read(
+            lambda db: mq.messages_for_channel(db, channel_id, limit=limit, before=before,
+                                               after=after)
+        )
+        return [message_json(r) for r in rows]
+
+    async def wait_for_reply(
+        self, channel_id: str, message_id: str, *, within: float, author_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The first stored reply to `message_id` in the channel (optionally by `author_id`),
+        waiting up to `within` seconds; None on timeout. Subscribes before looking in the
+        store, so a reply published in between is not missed."""
+        with self.server.bus.subscribe(f"wait:{message_id}", {NewMessage.name},
+                                       capacity=256) as sub:
+            row = await self.server.store.read(mq.find_reply, channel_id, message_id)
+            if row is not None and (author_id is None or row["author_id"] == author_id):
+                return message_json(row)
+            with trio.move_on_after(within if within > 0 else math.inf):
+                async for event in sub:
+                    assert isinstance(event, NewMessage)
+                    msg = event.message
+                    if (msg["channel_id"] == channel_id
+                            and msg.get("in_reply_to_message_id") == message_id
+                            and (author_id is None or msg["author_id"] == author_id)):
+                        return await self.get_message(msg["id"])
+        return None
+
+    # -- changing messages ----------------------------------------------------------------
+
+    async def update_message(self, message_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Patch a message (None keeps a field). No bus event: ElizaOS emits none either."""
+        message_id = _uuid(message_id, "message id")
+        row = await self.server.store.write(mq.update_message, message_id, patch, now_ms())
+        if row is None:
+            raise NotFound("Message not found")
+        channel = await self.server.store.read(mq.get_channel, row["channel_id"])
+        return message_json(row, channel["message_server_id"] if channel else None)
+
+    async def delete_message(self, channel_id: str, message_id: str) -> bool:
+        """Delete one message; publishes MessageDeleted when it existed."""
+        channel_id = _uuid(channel_id, "channel ID")
+        message_id = _uuid(message_id, "message ID")
+        deleted = await self.server.store.write(mq.delete_message, message_id)
+        if deleted:
+            self.server.bus.publish(MessageDeleted(message_id=message_id, channel_id=channel_id))
+        return deleted
+
+    # -- agent turn signals -----------------------------------------------------------------
+
+    def complete(self, channel_id: str, message_server_id: str | None = None) -> None:
+        """Tell clients the agent finished with the channel (socket `messageComplete`)."""
+        self.server.bus.publish(MessageComplete(
+            channel_id=channel_id, message_server_id=message_server_id or ids.DEFAULT_SERVER_ID
+        ))
+
+    def stream_chunk(
+        self, *, message_id: str, channel_id: str, agent_id: str, chunk: str, index: int
+    ) -> None:
+        self.server.bus.publish(MessageStreamChunk(
+            message_id=message_id, channel_id=channel_id, agent_id=agent_id, chunk=chunk,
+            index=index,
+        ))

@@ -1,0 +1,308 @@
+"""Engine.IO v4 sessions: the registry, heartbeats, packet intake and the per-session task.
+
+An `EngineSession` outlives any single HTTP request or websocket, so everything that spans
+a session's life (the heartbeat, the handler that consumes its messages, the final cleanup)
+runs as one task in the nursery owned by `EngineServer.run`. The transports (`transports.py`)
+only move packets between a session's queues and the network.
+
+Every queue is bounded: outgoing packets go through `send_nowait`, which closes a session
+whose outbox is full (a consumer that does not keep up is dropped, it can reconnect);
+incoming messages wait at most `ping_timeout` for room before the session is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Final, Literal, final
+
+import trio
+
+from .codec import EnginePacket, EnginePacketType, open_packet
+
+logger = logging.getLogger(__name__)
+
+TransportName = Literal["polling", "websocket"]
+
+# engine.io's upgradeTimeout: how long a probe websocket may take to finish the upgrade.
+UPGRADE_TIMEOUT: Final = 10.0
+# How long a closing session waits for its transport to deliver the last queued packets.
+CLOSE_GRACE: Final = 5.0
+# Incoming messages waiting for the session's handler; the reader blocks beyond this.
+INBOUND_SIZE: Final = 64
+
+
+class NotRunningError(RuntimeError):
+    """A session was requested while `EngineServer.run` is not running."""
+
+
+# What the layer above (Socket.IO) provides: consumes `session.receive_message()` for the
+# session's whole life. It runs once per session inside the session's task and is cancelled
+# when the session closes, so its cleanup belongs in `finally` (shielded if it must await).
+SessionServer = Callable[["EngineSession"], Awaitable[None]]
+
+
+def new_sid() -> str:
+    """20 URL-safe characters, the shape engine.io's base64id produces."""
+    return secrets.token_urlsafe(15)
+
+
+@final
+class EngineSession:
+    """One Engine.IO connection, whichever transport currently carries it."""
+
+    def __init__(
+        self,
+        sid: str,
+        transport: TransportName,
+        headers: dict[str, str],
+        *,
+        outbox_size: int,
+        message_timeout: float,
+    ) -> None:
+        self.sid = sid
+        self.transport: TransportName = transport
+        #: Headers of the request that opened the session, lower-case names.
+        self.headers = headers
+        #: A probe websocket is attached (only one upgrade attempt at a time).
+        self.upgrading = False
+        #: The probe answered `3probe`: pending polls are released so the client can pause.
+        self.probed = False
+        #: Set while a GET / POST is in progress: engine.io refuses overlapping ones.
+        self.poll_busy = False
+        self.post_busy = False
+        self.close_reason: str | None = None
+        #: Whether queued packets should still be delivered after `close`.
+        self.flush_on_close = True
+        #: Websocket close code used by the websocket transport when the session closes.
+        self.ws_code = 1000
+        self.scope = trio.CancelScope()
+        self.closing = trio.Event()
+        self.flushed = trio.Event()
+        self._message_timeout = message_timeout
+        self._pong = trio.Event()
+        self._waiter: trio.CancelScope | None = None
+        self._out_send, self._out_recv = trio.open_memory_channel[str](outbox_size)
+        self._in_send, self._in_recv = trio.open_memory_channel[str](INBOUND_SIZE)
+
+    @property
+    def closed(self) -> bool:
+        return self.close_reason is not None
+
+    def send_nowait(self, packet: str) -> bool:
+        """Queue an encoded Engine.IO packet; never blocks.
+
+        Returns False if the packet was dropped: the session is closed, or its outbox was
+        full, in which case the session is closed now (its client is too slow).
+        """
+        if self.closed:
+            return False
+        try:
+            self._out_send.send_nowait(packet)
+        except trio.WouldBlock:
+            logger.warning("Engine.IO session %s: outbox full, disconnecting", self.sid)
+            self.close("outbox full", flush=False)
+            return False
+        return True
+
+    def close(self, reason: str, *, flush: bool = True, ws_code: int = 1000) -> None:
+        """Close the session (idempotent, synchronous).
+
+        `flush=False` when the peer cannot receive anything any more (it went away, timed out
+        or stopped reading). The session task is cancelled; transports notice `closing`.
+        """
+        if self.closed:
+            return
+        logger.debug("Engine.IO session %s closing: %s", self.sid, reason)
+        self.close_reason = reason
+        self.flush_on_close = flush
+        self.ws_code = ws_code
+        if not flush:
+            self.flushed.set()
+        self.closing.set()
+        self.interrupt()
+        self.scope.cancel()
+
+    def interrupt(self) -> None:
+        """Wake the transport waiting in `next_packets` (close, upgrade)."""
+        if self._waiter is not None:
+            self._waiter.cancel()
+
+    def mark_probed(self) -> None:
+        self.probed = True
+        self.interrupt()
+
+    def complete_upgrade(self) -> None:
+        self.transport = "websocket"
+        self.upgrading = self.probed = False
+        self.interrupt()  # a non-conforming client may still hold a poll open
+
+    async def next_packets(self) -> list[str]:
+        """Wait for outgoing packets, then return everything queued.
+
+        Returns early (possibly empty) when the session closes or an upgrade is probed.
+        """
+        packets: list[str] = []
+        if not (self.closed or self.probed):
+            with trio.CancelScope() as scope:
+                self._waiter = scope
+                try:
+                    packets.append(await self._out_recv.receive())
+                finally:
+                    # Only clear our own registration: the next consumer may have set its own.
+                    if self._waiter is scope:
+                        self._waiter = None
+        while True:
+            try:
+                packets.append(self._out_recv.receive_nowait())
+            except trio.WouldBlock:
+                return packets
+
+    def expect_pong(self) -> trio.Event:
+        self._pong = trio.Event()
+        return self._pong
+
+    def pong_received(self) -> None:
+        self._pong.set()
+
+    async def deliver(self, message: str) -> None:
+        """Hand an incoming message to the handler, in order.
+
+        Waits while the handler is behind, but never longer than the message timeout: a
+        handler stuck for that long closes the session rather than stalling its reader forever.
+        """
+        if self.closed:
+            return
+        try:
+            self._in_send.send_nowait(message)
+            return
+        except trio.WouldBlock:
+            pass
+        except trio.BrokenResourceError:
+            return  # the session task has finished
+        with trio.move_on_after(self._message_timeout):
+            with contextlib.suppress(trio.BrokenResourceError):
+                await self._in_send.send(message)
+            return
+        self.close("handler backlog", ws_code=1008)
+
+    async def receive_message(self) -> str:
+        """The next incoming Engine.IO message (for the `EngineHandler`)."""
+        return await self._in_recv.receive()
+
+    def stop_receiving(self) -> None:
+        self._in_recv.close()
+
+
+@final
+class EngineServer:
+    """The registry of Engine.IO sessions and the owner of their tasks."""
+
+    def __init__(
+        self,
+        serve: SessionServer,
+        *,
+        ping_interval: float,
+        ping_timeout: float,
+        max_payload: int,
+        outbox_size: int,
+    ) -> None:
+        self._serve = serve
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_payload = max_payload
+        self.outbox_size = outbox_size
+        self.sessions: dict[str, EngineSession] = {}
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the session tasks until cancelled, then close every session."""
+        if self._nursery is not None:
+            raise RuntimeError("EngineServer.run is already running")
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                # Wakes the transports (pending polls answer `1`, websockets close); the
+                # session tasks are cancelled with this nursery and run their shielded cleanup.
+                for session in list(self.sessions.values()):
+                    session.close("server shutting down")
+
+    def open_session(self, transport: TransportName, headers: dict[str, str]) -> EngineSession:
+        """Create a session with its handshake packet queued, and start its task."""
+        if self._nursery is None:
+            raise NotRunningError("the Socket.IO server is not running")
+        sid = new_sid()
+        while sid in self.sessions:
+            sid = new_sid()
+        session = EngineSession(
+            sid,
+            transport,
+            headers,
+            outbox_size=self.outbox_size,
+            message_timeout=self.ping_timeout,
+        )
+        session.send_nowait(
+            open_packet(
+                sid,
+                upgrades=["websocket"] if transport == "polling" else [],
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                max_payload=self.max_payload,
+            )
+        )
+        self.sessions[sid] = session
+        self._nursery.start_soon(self._session_task, session)
+        return session
+
+    async def receive_packet(self, session: EngineSession, packet: EnginePacket) -> None:
+        """Apply one packet received from the client, whatever the transport."""
+        if session.closed:
+            return
+        kind = packet.type
+        if kind is EnginePacketType.MESSAGE:
+            await session.deliver(packet.data)
+        elif kind is EnginePacketType.PONG:
+            session.pong_received()
+        elif kind is EnginePacketType.CLOSE:
+            session.close("client close", flush=False)
+        elif kind is EnginePacketType.PING or kind is EnginePacketType.OPEN:
+            # In v4 only the server pings (a client ping outside an upgrade probe is an error).
+            session.close(f"invalid {kind.name} packet from client", ws_code=1002)
+        # UPGRADE and NOOP outside a probe carry nothing: ignored, as engine.io does.
+
+    async def _session_task(self, session: EngineSession) -> None:
+        try:
+            with session.scope:
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._heartbeat, session)
+                        await self._serve(session)
+                        session.close("server close")
+                except* Exception:
+                    # A bug in the layer above must not take the other sessions down with it.
+                    logger.exception("Engine.IO session %s failed", session.sid)
+                    session.close("server error", ws_code=1011)
+            with trio.move_on_after(CLOSE_GRACE):
+                await session.flushed.wait()
+        finally:
+            session.close("server shutting down")
+            session.stop_receiving()
+            del self.sessions[session.sid]
+
+    async def _heartbeat(self, session: EngineSession) -> None:
+        while True:
+            await trio.sleep(self.ping_interval)
+            pong = session.expect_pong()
+            if not session.send_nowait(EnginePacket(EnginePacketType.PING).encode()):
+                return
+            with trio.move_on_after(self.ping_timeout):
+                await pong.wait()
+            if not pong.is_set():
+                session.close("ping timeout", flush=False)
+                return

@@ -1,0 +1,314 @@
+"""The ElizaOS realtime protocol on top of the Socket.IO server: the events the web UI and
+the published clients send (reference §5.3) and the ones they listen for (§5.4).
+
+Inbound chat goes through the one messaging service; outbound broadcasts come from the bus,
+so a message stored by REST, a session or an agent reaches the channel's room the same way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .. import ids
+from ..bus import (
+    ChannelCleared,
+    ChannelDeleted,
+    ChannelUpdated,
+    Event,
+    MessageComplete,
+    MessageDeleted,
+    MessageStreamChunk,
+    NewMessage,
+)
+from ..errors import ApiError
+from ..logs import LEVELS, now_ms
+from .socketio import AuthError, Socket, SocketIOServer
+
+if TYPE_CHECKING:
+    from ..server import AgentServer
+
+log = logging.getLogger(__name__)
+
+ROOM_JOINING = 1
+SEND_MESSAGE = 2
+HUB_BUS_CAPACITY = 4096
+
+
+class RealtimeHub:
+    """Owns the SocketIOServer and translates between it and the bus."""
+
+    def __init__(self, server: AgentServer) -> None:
+        self.server = server
+        settings = server.settings
+        self.sio = SocketIOServer(
+            authenticate=self._authenticate,
+            ping_interval=settings.socket_ping_interval,
+            ping_timeout=settings.socket_ping_timeout,
+            cors_origin=settings.cors_origin or "*",
+        )
+        self._log_filters: dict[str, dict[str, Any]] = {}
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._in_log_emit = False
+        sio = self.sio
+        sio.on_connect(self._on_connect)
+        sio.on_disconnect(self._on_disconnect)
+        sio.on("message")(self._on_message)
+        sio.on(str(ROOM_JOINING))(self._on_join)
+        sio.on(str(SEND_MESSAGE))(self._on_send)
+        sio.on("subscribe_logs")(self._on_subscribe_logs)
+        sio.on("unsubscribe_logs")(self._on_unsubscribe_logs)
+        sio.on("update_log_filters")(self._on_update_log_filters)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        self.server.logs.add_listener(self._on_log_entry)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.sio.run)
+                await nursery.start(self._forward_bus)
+                task_status.started()
+        finally:
+            self.server.logs.remove_listener(self._on_log_entry)
+
+    # -- connection ---------------------------------------------------------------------
+
+    async def _authenticate(
+        self, auth: dict[str, Any] | None, headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        auth = auth or {}
+        token = self.server.settings.auth_token
+        if token:
+            supplied = auth.get("apiKey") or headers.get("x-api-key")
+            if not isinstance(supplied, str) or not hmac.compare_digest(
+                supplied.encode(), token.encode()
+            ):
+                raise AuthError("Unauthorized: invalid or missing API key")
+        entity_id = auth.get("entityId")
+        if entity_id is None:
+            entity_id = ids.new_uuid()
+        elif not ids.is_uuid(entity_id):
+            raise AuthError("Valid entityId required")
+        return {"entityId": entity_id}
+
+    async def _on_connect(self, sock: Socket) -> None:
+        sock.emit("authenticated", {"entityId": sock.data["entityId"], "timestamp": now_ms()})
+        sock.emit("connection_established",
+                  {"message": "Connected to Eliza Socket.IO server", "socketId": sock.sid})
+
+    async def _on_disconnect(self, sock: Socket) -> None:
+        self._log_filters.pop(sock.sid, None)
+
+    # -- chat -----------------------------------------------------------------------------
+
+    async def _on_message(self, sock: Socket, data: Any = None, *_: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        payload = data.get("payload") or {}
+        if not isinstance(payload, dict):
+            return
+        kind = data.get("type")
+        if kind in (ROOM_JOINING, str(ROOM_JOINING)):
+            await self._on_join(sock, payload)
+        elif kind in (SEND_MESSAGE, str(SEND_MESSAGE)):
+            await self._on_send(sock, payload)
+
+    async def _on_join(self, sock: Socket, payload: Any = None, *_: Any) -> None:
+        payload = payload if isinstance(payload, dict) else {}
+        channel_id = payload.get("channelId") or payload.get("roomId")
+        if not isinstance(channel_id, str) or not channel_id:
+            sock.emit("messageError", {"error": "channelId is required for joining."})
+            return
+        self.sio.enter_room(sock.sid, channel_id)
+        joined: dict[str, Any] = {
+            "message": f"Socket {sock.sid} successfully joined channel {channel_id}.",
+            "channelId": channel_id,
+            "roomId": channel_id,
+        }
+        if ids.is_uuid(payload.get("agentId")):
+            joined["agentId"] = payload["agentId"]
+        sock.emit("channel_joined", joined)
+        sock.emit("room_joined", joined)
+
+    async def _on_send(self, sock: Socket, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Store the message (one bus event), echo it to the sender with its client id, ack.
+        Returns the ack for clients that asked for one."""
+        payload = payload if isinstance(payload, dict) else {}
+        channel_id = payload.get("channelId") or payload.get("roomId")
+        sender_id = payload.get("senderId") or sock.data.get("entityId")
+        text = payload.get("message")
+        server_id = (payload.get("messageServerId") or payload.get("serverId")
+                     or payload.get("message_server_id") or payload.get("server_id")
+                     or ids.DEFAULT_SERVER_ID)
+        if not channel_id or not ids.is_uuid(sender_id) or not isinstance(text, str) \
+                or not text.strip():
+            error = "channelId, a valid senderId and a non-empty message are required"
+            sock.emit("messageError", {"error": error})
+            return {"success": False, "error": error}
+        metadata = dict(payload.get("metadata") or {})
+        metadata.update(user_display_name=payload.get("senderName") or "User",
+                        socket_id=sock.sid, messageServerId=server_id)
+        if payload.get("attachments"):
+            metadata["attachments"] = payload["attachments"]
+        client_id = payload.get("messageId")
+        try:
+            posted = await self.server.messaging.post_message(
+                channel_id=channel_id,
+                author_id=sender_id,
+                content=text,
+                message_server_id=server_id,
+                source_type=payload.get("source") or "socketio_client",
+                raw_message=payload,
+                metadata=metadata,
+                idempotency_key=client_id if isinstance(client_id, str) else None,
+            )
+        except ApiError as exc:
+            sock.emit("messageError", {"error": exc.message})
+            return {"success": False, "error": exc.message}
+        self.sio.enter_room(sock.sid, channel_id)
+        sock.emit("messageBroadcast", {**broadcast_payload(posted.struct),
+                                       "clientMessageId": client_id})
+        ack = {
+            "clientMessageId": client_id,
+            "messageId": posted.message["id"],
+            "status": "received_by_server_and_processing",
+            "channelId": channel_id,
+            "roomId": channel_id,
+        }
+        sock.emit("messageAck", ack)
+        return {"success": True, **ack}
+
+    # -- bus -> sockets -------------------------------------------------------------------
+
+    async def _forward_bus(self, *, task_status: trio.TaskStatus[None]) -> None:
+        first = True
+        while True:
+            with self.server.bus.subscribe("realtime-hub", capacity=HUB_BUS_CAPACITY) as sub:
+                if first:
+                    task_status.started()
+                    first = False
+                async for event in sub:
+                    try:
+                        self._forward(event)
+                    except Exception:  # one bad event must not stop the broadcasts
+                        log.exception("could not forward %s to sockets", event.name)
+                if not sub.overflowed:
+                    return
+            log.error("the realtime hub fell behind the bus; resubscribing")
+
+    def _forward(self, event: Event) -> None:
+        emit = self.sio.emit
+        if isinstance(event, NewMessage):
+            msg = event.message
+            sender_sid = (msg.get("metadata") or {}).get("socket_id")
+            emit("messageBroadcast", broadcast_payload(msg), room=msg["channel_id"],
+                 skip_sid=sender_sid if isinstance(sender_sid, str) else None)
+        elif isinstance(event, MessageComplete):
+            emit("messageComplete", {"channelId": event.channel_id, "roomId": event.channel_id,
+                                     "serverId": event.message_server_id,
+                                     "messageServerId": event.message_server_id},
+                 room=event.channel_id)
+        elif isinstance(event, MessageStreamChunk):
+            emit("messageStreamChunk", {"messageId": event.message_id, "chunk": event.chunk,
+                                        "index": event.index, "agentId": event.agent_id,
+                                        "channelId": event.channel_id,
+                                        "roomId": event.channel_id},
+                 room=event.channel_id)
+        elif isinstance(event, MessageDeleted):
+            emit("messageDeleted", {"messageId": event.message_id,
+                                    "channelId": event.channel_id}, room=event.channel_id)
+        elif isinstance(event, ChannelCleared):
+            emit("channelCleared", {"channelId": event.channel_id}, room=event.channel_id)
+        elif isinstance(event, ChannelDeleted):
+            emit("channelDeleted", {"channelId": event.channel_id}, room=event.channel_id)
+        elif isinstance(event, ChannelUpdated):
+            emit("channelUpdated", {"channelId": event.channel_id, "updates": event.updates},
+                 room=event.channel_id)
+
+    # -- log streaming ----------------------------------------------------------------------
+
+    async def _on_subscribe_logs(self, sock: Socket, *_: Any) -> None:
+        self._log_filters[sock.sid] = {}
+        sock.emit("log_subscription_confirmed",
+                  {"subscribed": True, "message": "Successfully subscribed to log stream"})
+
+    async def _on_unsubscribe_logs(self, sock: Socket, *_: Any) -> None:
+        self._log_filters.pop(sock.sid, None)
+        sock.emit("log_subscription_confirmed",
+                  {"subscribed": False, "message": "Successfully unsubscribed from log stream"})
+
+    async def _on_update_log_filters(self, sock: Socket, filters: Any = None, *_: Any) -> None:
+        if sock.sid not in self._log_filters:
+            sock.emit("log_filters_updated",
+                      {"success": False, "error": "Not subscribed to log stream"})
+            return
+        if isinstance(filters, dict):
+            self._log_filters[sock.sid].update(
+                {k: v for k, v in filters.items() if k in ("agentName", "level")})
+        sock.emit("log_filters_updated", {"success": True, "filters": self._log_filters[sock.sid]})
+
+    def _on_log_entry(self, entry: dict[str, Any]) -> None:
+        """Called by the log capture, possibly from a worker thread: hop onto trio."""
+        if not self._log_filters or self._token is None:
+            return
+        try:
+            self._token.run_sync_soon(self._stream_log, entry)
+        except trio.RunFinishedError:
+            pass
+
+    def _stream_log(self, entry: dict[str, Any]) -> None:
+        if self._in_log_emit:  # logging from inside an emit must not recurse
+            return
+        self._in_log_emit = True
+        try:
+            for sid, filters in list(self._log_filters.items()):
+                if _log_matches(entry, filters):
+                    self.sio.emit("log_stream", {"type": "log_entry", "payload": entry}, to=sid)
+        finally:
+            self._in_log_emit = False
+
+
+def _log_matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
+    agent_name = filters.get("agentName")
+    if agent_name and agent_name != "all" and entry.get("agentName") != agent_name:
+        return False
+    level = filters.get("level")
+    if level and level != "all":
+        return int(entry["level"]) >= LEVELS.get(str(level).lower(), 70)
+    return True
+
+
+def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:
+    """`messageBroadcast` for a bus message structure: both channelId and roomId (SPEC)."""
+    metadata = msg.get("metadata") or {}
+    raw = msg.get("raw_message") if isinstance(msg.get("raw_message"), dict) else {}
+    agent = msg.get("source_type") == "agent_response"
+    sender_name = metadata.get("agentName") if agent else metadata.get("user_display_name")
+    server_id = msg.get("message_server_id") or msg.get("server_id")
+    payload: dict[str, Any] = {
+        "id": msg["id"],
+        "senderId": msg["author_id"],
+        "senderName": sender_name or msg.get("author_display_name") or (
+            "Agent" if agent else "User"),
+        "text": msg["content"],
+        "channelId": msg["channel_id"],
+        "roomId": msg["channel_id"],
+        "serverId": server_id,
+        "messageServerId": server_id,
+        "createdAt": msg.get("created_at"),
+        "source": msg.get("source_type"),
+        "metadata": metadata,
+    }
+    for key in ("thought", "actions"):
+        if raw and raw.get(key) is not None:
+            payload[key] = raw[key]
+    attachments = metadata.get("attachments") or (raw or {}).get("attachments")
+    if attachments:
+        payload["attachments"] = attachments
+    if msg.get("in_reply_to_message_id"):
+        payload["inReplyTo"] = msg["in_reply_to_message_id"]
+    return payload

@@ -1,0 +1,322 @@
+"""Engine.IO v4 transports on Quart: HTTP long-polling, websocket, and the upgrade between them.
+
+Request checks and error answers follow engine.io's `Server.verify`: HTTP 400 (403 for
+FORBIDDEN) with `{"code": N, "message": ...}`. Polling responses carry engine.io's CORS
+headers. A websocket handler's client disconnect arrives as `trio.Cancelled` under
+quart-trio, so session cleanup sits in `finally` blocks and stays synchronous.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+from typing import Final, final
+
+import trio
+from quart import Response, request, websocket
+from quart_trio import QuartTrio
+from werkzeug.datastructures import Headers, MultiDict
+
+from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
+from .engineio import (
+    CLOSE_GRACE,
+    UPGRADE_TIMEOUT,
+    EngineServer,
+    EngineSession,
+    NotRunningError,
+)
+
+logger = logging.getLogger(__name__)
+
+_TEXT: Final = "text/plain; charset=UTF-8"
+_TRANSPORTS: Final[frozenset[str]] = frozenset({"polling", "websocket"})
+
+
+class EngineError(IntEnum):
+    """engine.io's error codes (`Server.errors`)."""
+
+    UNKNOWN_TRANSPORT = 0
+    UNKNOWN_SID = 1
+    BAD_HANDSHAKE_METHOD = 2
+    BAD_REQUEST = 3
+    FORBIDDEN = 4
+    UNSUPPORTED_PROTOCOL_VERSION = 5
+
+
+_MESSAGES: Final = {
+    EngineError.UNKNOWN_TRANSPORT: "Transport unknown",
+    EngineError.UNKNOWN_SID: "Session ID unknown",
+    EngineError.BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    EngineError.BAD_REQUEST: "Bad request",
+    EngineError.FORBIDDEN: "Forbidden",
+    EngineError.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+def error_response(code: EngineError) -> Response:
+    body = dumps({"code": int(code), "message": _MESSAGES[code]})
+    status = 403 if code is EngineError.FORBIDDEN else 400
+    return Response(body, status=status, content_type="application/json")
+
+
+def _unavailable() -> Response:
+    body = dumps({"message": "Socket.IO server is not running"})
+    return Response(body, status=503, content_type="application/json")
+
+
+def _text(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=_TEXT)
+
+
+def _header_dict(headers: Headers) -> dict[str, str]:
+    """Lower-case names, repeated headers joined with ", " (as node's `req.headers`)."""
+    merged: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return merged
+
+
+@final
+class Transports:
+    """The Quart views of one Engine.IO endpoint."""
+
+    def __init__(self, engine: EngineServer, *, cors_origin: str | None) -> None:
+        self._engine = engine
+        self._cors_origin = cors_origin
+
+    def register(self, app: QuartTrio, path: str) -> None:
+        app.add_url_rule(
+            path,
+            f"realtime_polling:{path}",
+            self._polling_view,
+            methods=["GET", "POST", "OPTIONS"],
+            provide_automatic_options=False,
+        )
+        app.add_websocket(path, f"realtime_websocket:{path}", self._websocket_view)
+
+    # -- checks shared by both views ---------------------------------------------------------
+
+    def _verify(
+        self, args: MultiDict[str, str], method: str, *, upgrade: bool
+    ) -> EngineError | None:
+        """engine.io's `Server.verify`, in the same order of checks."""
+        transport = args.get("transport")
+        if transport not in _TRANSPORTS:
+            return EngineError.UNKNOWN_TRANSPORT
+        if upgrade != (transport == "websocket"):
+            return EngineError.BAD_REQUEST
+        sid = args.get("sid")
+        if sid is not None:
+            session = self._engine.sessions.get(sid)
+            if session is None:
+                return EngineError.UNKNOWN_SID
+            if not upgrade and session.transport != transport:
+                return EngineError.BAD_REQUEST
+            return None
+        if method != "GET":
+            return EngineError.BAD_HANDSHAKE_METHOD
+        if args.get("EIO") != "4":
+            return EngineError.UNSUPPORTED_PROTOCOL_VERSION
+        return None
+
+    def _cors(self, response: Response) -> Response:
+        if self._cors_origin is None:
+            return response
+        origin = request.headers.get("Origin")
+        if self._cors_origin != "*":
+            response.headers["Access-Control-Allow-Origin"] = self._cors_origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        elif origin is None:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        else:
+            # Reflecting the origin (not "*") lets `withCredentials` XHR polling work.
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Vary"] = "Origin"
+        return response
+
+    # -- HTTP long-polling -------------------------------------------------------------------
+
+    async def _polling_view(self) -> Response:
+        if request.method == "OPTIONS":
+            response = Response("", status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            requested = request.headers.get("Access-Control-Request-Headers")
+            if requested:
+                response.headers["Access-Control-Allow-Headers"] = requested
+            return self._cors(response)
+        error = self._verify(request.args, request.method, upgrade=False)
+        if error is not None:
+            return self._cors(error_response(error))
+        sid = request.args.get("sid")
+        if sid is None:
+            try:
+                session = self._engine.open_session("polling", _header_dict(request.headers))
+            except NotRunningError:
+                return self._cors(_unavailable())
+            # The handshake answer is the poll that collects the queued open packet.
+            return self._cors(await self._poll(session))
+        session = self._engine.sessions[sid]
+        if request.method == "GET":
+            return self._cors(await self._poll(session))
+        return self._cors(await self._post(session))
+
+    async def _poll(self, session: EngineSession) -> Response:
+        if session.poll_busy:
+            session.close("overlapping poll from client")
+            return _text("", 400)
+        session.poll_busy = True
+        answered = False
+        try:
+            packets = await session.next_packets()
+            answered = True
+        finally:
+            session.poll_busy = False
+            if not answered:
+                # Cancelled: the client went away mid-poll (or the server is stopping).
+                session.close("poll connection closed prematurely", flush=False)
+        if session.closed:
+            packets.append("1")
+            session.flushed.set()
+        elif not packets:
+            packets.append("6")  # released for an upgrade: a noop lets the client pause
+        return _text(encode_payload(packets))
+
+    async def _post(self, session: EngineSession) -> Response:
+        if session.post_busy:
+            session.close("overlapping data request from client")
+            return _text("", 400)
+        session.post_busy = True
+        try:
+            return await self._receive_post(session)
+        finally:
+            session.post_busy = False
+
+    async def _receive_post(self, session: EngineSession) -> Response:
+        if request.mimetype == "application/octet-stream":
+            session.close("binary payloads are not supported")
+            return error_response(EngineError.BAD_REQUEST)
+        body = await self._read_body()
+        if body is None:
+            session.close("payload too large")
+            return _text("", 413)
+        try:
+            packets = decode_payload(body.decode("utf-8"))
+        except (UnicodeDecodeError, ProtocolError) as exc:
+            logger.info("Engine.IO session %s: bad polling payload: %s", session.sid, exc)
+            session.close("parse error")
+            return error_response(EngineError.BAD_REQUEST)
+        for packet in packets:
+            await self._engine.receive_packet(session, packet)
+        return _text("ok")
+
+    async def _read_body(self) -> bytes | None:
+        """The body, or None when it exceeds maxPayload (chunked bodies are counted too)."""
+        limit = self._engine.max_payload
+        if request.content_length is not None and request.content_length > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.body:
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- websocket ---------------------------------------------------------------------------
+
+    async def _websocket_view(self) -> Response | None:
+        error = self._verify(websocket.args, "GET", upgrade=True)
+        if error is not None:
+            return error_response(error)
+        sid = websocket.args.get("sid")
+        upgrade = sid is not None
+        if sid is None:
+            try:
+                session = self._engine.open_session("websocket", _header_dict(websocket.headers))
+            except NotRunningError:
+                return _unavailable()
+        else:
+            session = self._engine.sessions[sid]
+            if session.transport != "polling" or session.upgrading or session.closed:
+                return error_response(EngineError.BAD_REQUEST)
+            session.upgrading = True
+        try:
+            await websocket.accept()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._close_when_closing, session, nursery.cancel_scope)
+                if not upgrade or await self._probe(session):
+                    await self._serve(session)
+                nursery.cancel_scope.cancel()
+        finally:
+            if session.transport == "polling":
+                # A failed upgrade: the session goes on over polling.
+                session.upgrading = session.probed = False
+            else:
+                session.close("transport close", flush=False)
+                session.flushed.set()
+        return None
+
+    async def _close_when_closing(self, session: EngineSession, scope: trio.CancelScope) -> None:
+        """Bound how long this websocket outlives its session (the flush of queued packets)."""
+        await session.closing.wait()
+        flushing = session.flush_on_close and session.transport == "websocket"
+        scope.deadline = min(scope.deadline, trio.current_time() + (CLOSE_GRACE if flushing else 0))
+
+    async def _probe(self, session: EngineSession) -> bool:
+        """The upgrade handshake: `2probe` -> `3probe`, the pending poll released, then `5`."""
+        with trio.move_on_after(UPGRADE_TIMEOUT):
+            if await websocket.receive() != "2probe":
+                return False
+            await websocket.send("3probe")
+            session.mark_probed()
+            if await websocket.receive() != "5":
+                return False
+            session.complete_upgrade()
+            return True
+        logger.info("Engine.IO session %s: upgrade timed out", session.sid)
+        return False
+
+    async def _serve(self, session: EngineSession) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read_websocket, session)
+            await self._write_websocket(session)
+            nursery.cancel_scope.cancel()
+
+    async def _write_websocket(self, session: EngineSession) -> None:
+        while True:
+            # Snapshot first: nothing can be queued after close, so one more drain suffices.
+            closed = session.closed
+            for packet in await session.next_packets():
+                await websocket.send(packet)
+            if closed:
+                await websocket.close(session.ws_code)
+                return
+
+    async def _read_websocket(self, session: EngineSession) -> None:
+        limit = self._engine.max_payload
+        while not session.closed:
+            message = await websocket.receive()
+            if isinstance(message, bytes):
+                logger.info("Engine.IO session %s: binary frame refused", session.sid)
+                session.close("binary frames are not supported", ws_code=1003)
+                return
+            if _too_big(message, limit):
+                session.close("message too big", ws_code=1009)
+                return
+            try:
+                packet = decode_engine_packet(message)
+            except ProtocolError as exc:
+                logger.info("Engine.IO session %s: %s", session.sid, exc)
+                session.close("parse error", ws_code=1002)
+                return
+            await self._engine.receive_packet(session, packet)
+
+
+def _too_big(text: str, limit: int) -> bool:
+    """UTF-8 size above `limit`, encoding only when the character count cannot decide."""
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode()) > limit

@@ -1,0 +1,266 @@
+"""The agent's side of a message (reference §4.3): `handle_event` is the server's
+`turn_handler`, called by each AgentRuntime for each bus event in its inbox, one at a time.
+
+For a NewMessage: check the agent takes part (channel participant, subscribed to the message
+server, not its own message), write its memory of the message (world/room/entity/memory ids
+via `create_unique_uuid`, exactly as ElizaOS), decide whether to answer, call TEXT_LARGE
+(streamed chunks become MessageStreamChunk events), hand the reply to the messaging service
+in-process (SPEC fix 7), then MessageComplete. Every answered turn is logged as a run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .. import ids
+from ..bus import ChannelCleared, ChannelDeleted, Event, MessageDeleted, NewMessage
+from ..logs import now_ms
+from ..store import agent_memory as am
+from ..store import messaging as mq
+from ..store.runs import insert_log
+from .models import ModelType
+
+if TYPE_CHECKING:
+    from .agent import AgentRuntime
+
+cuu = ids.create_unique_uuid
+
+# Room types where the agent always answers (ElizaOS bypasses shouldRespond for them).
+ALWAYS_RESPOND_TYPES = frozenset({"DM", "VOICE_DM", "SELF", "API"})
+ALWAYS_RESPOND_SOURCE = "client_chat"
+HISTORY = 20  # room messages in the prompt
+LOG_GRACE = 2.0  # seconds to record a failed run even while being cancelled
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+async def handle_event(runtime: AgentRuntime, event: Event) -> None:
+    if isinstance(event, NewMessage):
+        await on_new_message(runtime, event.message)
+    elif isinstance(event, MessageDeleted):
+        # ElizaOS looks up createUniqueUuid(messageId) and never finds the memory, whose id
+        # is createUniqueUuid(messageId + "-" + agentId); we delete the right one.
+        memory_id = cuu(runtime.agent_id, f"{event.message_id}-{runtime.agent_id}")
+        await runtime.server.store.write(am.delete_memory, runtime.agent_id, memory_id)
+    elif isinstance(event, ChannelCleared | ChannelDeleted):
+        room_id = cuu(runtime.agent_id, event.channel_id)
+        await runtime.server.store.write(am.delete_room_memories, runtime.agent_id, room_id)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The ids of one incoming message, from this agent's point of view (§4.7)."""
+
+    message: dict[str, Any]
+    channel: dict[str, Any]
+    server_id: str
+    world_id: str
+    room_id: str
+    entity_id: str
+    memory_id: str
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.message["channel_id"])
+
+
+def wants_to_respond(runtime: AgentRuntime, msg: dict[str, Any], room_type: str) -> bool:
+    """ElizaOS's shouldRespond without the LLM: always in DM/API/SELF rooms and for
+    client_chat sources; in a group when named, or when the character sets
+    `respondInGroups`. Never to another agent's message, so two agents cannot loop."""
+    if msg.get("source_type") == "agent_response" or (
+        msg["author_id"] in runtime.server.agents.records
+    ):
+        return False
+    source = str(msg.get("source_type") or (msg.get("metadata") or {}).get("source") or "")
+    if room_type in ALWAYS_RESPOND_TYPES or ALWAYS_RESPOND_SOURCE in source:
+        return True
+    if _truthy(runtime.get_setting("respondInGroups")) or _truthy(
+        runtime.character.get("respondInGroups")
+    ):
+        return True
+    names = {runtime.name, str(runtime.character.get("username") or "")} - {""}
+    text = str(msg["content"])
+    return any(re.search(rf"(?<!\w)@?{re.escape(n)}(?!\w)", text, re.I) for n in names)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)
+
+
+async def on_new_message(runtime: AgentRuntime, msg: dict[str, Any]) -> None:
+    if not all(msg.get(k) for k in ("id", "channel_id", "author_id", "content")):
+        return
+    agent_id = runtime.agent_id
+    if msg["author_id"] == agent_id:
+        return
+    store = runtime.server.store
+    server_id = str(msg.get("message_server_id") or msg.get("server_id") or ids.DEFAULT_SERVER_ID)
+    channel, member, subscribed = await store.read(
+        mq.agent_view, msg["channel_id"], agent_id, server_id
+    )
+    if channel is None or not member or not subscribed:
+        return
+    turn = Turn(msg, channel, server_id, cuu(agent_id, server_id), cuu(agent_id, msg["channel_id"]),
+                cuu(agent_id, msg["author_id"]), cuu(agent_id, f"{msg['id']}-{agent_id}"))
+    room_type = str(channel["type"] or (msg.get("metadata") or {}).get("channelType") or "GROUP")
+    respond = wants_to_respond(runtime, msg, room_type)
+    run_id = ids.new_uuid()
+    started = now_ms()
+    incoming = _incoming(runtime, turn, room_type)
+
+    def take_in(db: Any) -> list[dict[str, Any]] | None:
+        if not am.take_in(db, incoming, cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")):
+            return None  # seen before: no second turn for one message
+        if not respond:
+            return []
+        _log(db, runtime, turn, run_id, "run_event", {"status": "started", "startTime": started})
+        return am.recent_memories(db, agent_id, turn.room_id, HISTORY)
+
+    history = await store.write(take_in)
+    if history is None or not respond:
+        return
+    status, error = "error", None
+    try:
+        await _answer(runtime, turn, run_id, history)
+        status = "completed"
+    except BaseException as exc:
+        status = "timeout" if isinstance(exc, trio.Cancelled) else "error"
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        # The UI keeps its input disabled until it hears the turn is over, even a failed one.
+        runtime.server.messaging.complete(turn.channel_id, server_id)
+        ended = now_ms()
+        body = {"status": status, "startTime": started, "endTime": ended,
+                "duration": ended - started, **({"error": error} if error else {})}
+        with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE):
+            await store.write(lambda db: _log(db, runtime, turn, run_id, "run_event", body))
+
+
+async def _answer(
+    runtime: AgentRuntime, turn: Turn, run_id: str, history: list[dict[str, Any]]
+) -> None:
+    msg = turn.message
+    messaging = runtime.server.messaging
+    reply_id = ids.new_uuid()
+
+    async def on_chunk(chunk: str, index: int) -> None:
+        messaging.stream_chunk(message_id=reply_id, channel_id=turn.channel_id,
+                               agent_id=runtime.agent_id, chunk=chunk, index=index)
+
+    prompt = compose_prompt(runtime, history)
+    params = {"prompt": prompt, "system": _system(runtime), "message": msg["content"],
+              "roomId": turn.room_id, "channelId": turn.channel_id, "entityId": turn.entity_id,
+              "messageId": msg["id"], "runId": run_id}
+    t0 = time.perf_counter()
+    text = await runtime.generate(ModelType.TEXT_LARGE, params, on_chunk=on_chunk)
+    elapsed = round((time.perf_counter() - t0) * 1000, 3)
+    provider = runtime.models.get(ModelType.TEXT_LARGE)
+    model_log = {"modelType": ModelType.TEXT_LARGE.value, "modelKey": ModelType.TEXT_LARGE.value,
+                 "provider": provider.plugin if provider else None, "executionTime": elapsed,
+                 "prompt": prompt, "response": text}
+    posted = None
+    if text.strip():
+        meta = msg.get("metadata") or {}
+        posted = await messaging.post_message(
+            channel_id=turn.channel_id, author_id=runtime.agent_id, content=text,
+            message_server_id=turn.server_id, source_type="agent_response",
+            raw_message={"text": text, "thought": "", "actions": ["REPLY"]},
+            metadata={"agent_id": runtime.agent_id, "agentName": runtime.name,
+                      "channelType": meta.get("channelType") or turn.channel["type"],
+                      "isDm": turn.channel["type"] in ("DM", "VOICE_DM"), "runId": run_id},
+            in_reply_to=msg["id"], message_id=reply_id, create_channel=False,
+        )
+    agent_id = runtime.agent_id
+
+    def record(db: Any) -> None:
+        _log(db, runtime, turn, run_id, f"useModel:{ModelType.TEXT_LARGE.value}", model_log)
+        if posted is None:
+            return
+        am.insert_memory(db, {
+            "id": cuu(agent_id, f"{reply_id}-{agent_id}"), "type": "messages",
+            "created_at": posted.struct["created_at"], "entity_id": agent_id,
+            "agent_id": agent_id, "room_id": turn.room_id, "world_id": turn.world_id,
+            "content": {"text": text, "source": "agent_response", "actions": ["REPLY"],
+                        "inReplyTo": turn.memory_id},
+            "metadata": {"type": "message", "source": "agent_response", "sourceId": reply_id,
+                         "raw": {"senderName": runtime.name, "senderId": agent_id}},
+        })
+
+    await runtime.server.store.write(record)
+
+
+def _incoming(runtime: AgentRuntime, turn: Turn, room_type: str) -> am.IncomingMemory:
+    msg = turn.message
+    meta = msg.get("metadata") or {}
+    agent_id = runtime.agent_id
+    now = now_ms()
+    source = msg.get("source_type") or "central-bus"
+    sender = msg.get("author_display_name") or f"User-{msg['author_id'][:8]}"
+    attachments = meta.get("attachments")
+    content: dict[str, Any] = {"text": msg["content"], "source": source}
+    if isinstance(attachments, list):
+        content["attachments"] = [
+            {"id": a.get("id"), "url": a.get("url"), "title": a.get("name"),
+             "contentType": a.get("type")} for a in attachments if isinstance(a, dict)]
+    if msg.get("in_reply_to_message_id"):
+        content["inReplyTo"] = cuu(agent_id, str(msg["in_reply_to_message_id"]))
+    raw = msg.get("raw_message")
+    return am.IncomingMemory(
+        agent_id=agent_id,
+        world={"id": turn.world_id, "agent_id": agent_id, "server_id": turn.server_id,
+               "name": meta.get("serverName") or f"Server {turn.server_id[:8]}",
+               "metadata": meta.get("serverMetadata"), "created_at": now},
+        room={"id": turn.room_id, "agent_id": agent_id, "world_id": turn.world_id,
+              "channel_id": turn.channel_id, "server_id": turn.server_id, "source": source,
+              "type": room_type, "name": meta.get("channelName") or turn.channel["name"]
+              or f"Channel {turn.channel_id[:8]}",
+              "metadata": meta.get("channelMetadata"), "created_at": now},
+        entity={"id": turn.entity_id, "agent_id": agent_id, "names": [sender],
+                "metadata": {"author_id": msg["author_id"], "source": source},
+                "created_at": now},
+        memory={"id": turn.memory_id, "type": "messages", "entity_id": turn.entity_id,
+                "agent_id": agent_id, "room_id": turn.room_id, "world_id": turn.world_id,
+                "created_at": int(msg.get("created_at") or now), "content": content,
+                "metadata": {**meta, "type": "message", "source": source,
+                             "sourceId": msg["id"],
+                             "raw": {**(raw if isinstance(raw, dict) else {}),
+                                     "senderName": sender, "senderId": msg["author_id"]}}},
+    )
+
+
+def _system(runtime: AgentRuntime) -> str:
+    return str(runtime.character.get("system") or f"You are {runtime.name}.")
+
+
+def compose_prompt(runtime: AgentRuntime, history: list[dict[str, Any]]) -> str:
+    """Character system prompt and bio, then the room's recent messages, oldest first; the
+    last line is the message to answer."""
+    bio = runtime.character.get("bio") or []
+    bio_lines = [bio] if isinstance(bio, str) else [str(b) for b in bio]
+    lines = [_system(runtime), "", f"# About {runtime.name}", *bio_lines, "",
+             "# Conversation"]
+    for memory in history:
+        raw = (memory.get("metadata") or {}).get("raw") or {}
+        speaker = runtime.name if memory["entity_id"] == runtime.agent_id else str(
+            raw.get("senderName") or "User")
+        lines.append(f"{speaker}: {memory['content'].get('text', '')}")
+    return "\n".join(lines)
+
+
+def _log(db: Any, runtime: AgentRuntime, turn: Turn, run_id: str, type_: str,
+         body: dict[str, Any]) -> None:
+    insert_log(
+        db, log_id=ids.new_uuid(), agent_id=runtime.agent_id, entity_id=runtime.agent_id,
+        room_id=turn.room_id, type_=type_, created_at=now_ms(), run_id=run_id,
+        body={"runId": run_id, "messageId": turn.message["id"], "roomId": turn.room_id,
+              "entityId": turn.entity_id, "agentId": runtime.agent_id,
+              "source": turn.message.get("source_type"), **body},
+    )

@@ -1,0 +1,31 @@
+"""The Sessions API's own error codes (reference §6), in the SPEC's object form."""
+
+from __future__ import annotations
+
+from ..errors import ApiError, BadRequest, Gone, NotFound
+
+
+class SessionValidationError(BadRequest):
+    """Bad ids, content, pagination or timeout configuration."""
+
+    code = "VALIDATION_ERROR"
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
+
+
+class SessionExpired(Gone):
+    code = "SESSION_EXPIRED"
+
+
+class SessionRenewalFailed(BadRequest):
+    code = "SESSION_RENEWAL_FAILED"
+
+
+class SessionCreationFailed(ApiError):
+    code = "SESSION_CREATION_FAILED"
+
+
+class MessageSendFailed(ApiError):
+    code = "MESSAGE_SEND_FAILED"

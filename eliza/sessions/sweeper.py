@@ -1,0 +1,54 @@
+"""The session sweeper: deletes expired sessions every SESSION_CLEANUP_INTERVAL_MINUTES and
+flags those near expiry (reference §6.1). Requests delete an expired session they touch
+anyway; the sweeper keeps sessions nobody touches from piling up in the store.
+
+Start it in a nursery the server owns: `await nursery.start(run_session_sweeper, server)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from ..store import sessions as sq
+from .service import sessions_for
+
+if TYPE_CHECKING:
+    from ..server import AgentServer
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_CLEAR_GRACE = 5.0  # seconds to clear sessions on shutdown, if asked to
+
+
+async def run_session_sweeper(
+    server: AgentServer,
+    *,
+    interval: float | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Sweep every `interval` seconds (default: the setting, in minutes) until cancelled.
+    A failing sweep is logged and retried next time: it must never take the server down.
+    With CLEAR_SESSIONS_ON_SHUTDOWN=true, sessions are deleted when the sweeper stops."""
+    period = interval if interval is not None else (
+        server.settings.sessions.cleanup_interval_minutes * 60.0)
+    service = sessions_for(server)
+    task_status.started()
+    try:
+        while True:
+            await trio.sleep(period)
+            try:
+                removed, flagged = await service.sweep()
+            except Exception:
+                log.exception("session sweep failed; retrying in %.0f s", period)
+                continue
+            if removed or flagged:
+                log.info("session sweep: %d expired removed, %d near expiry", len(removed),
+                         flagged)
+    finally:
+        if str(server.settings.raw.get("CLEAR_SESSIONS_ON_SHUTDOWN", "")).lower() == "true":
+            with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLEAR_GRACE):
+                cleared = await server.store.write(sq.delete_all)
+                log.info("cleared %d sessions on shutdown", cleared)

@@ -1,0 +1,253 @@
+"""Queries for the central messaging tables: channels, their participants and messages.
+
+Every function takes the sqlite-utils `Database` first and runs synchronously; callers go
+through `Store.read` / `Store.write` (a write runs in one transaction). Rows come back as
+plain dicts with JSON columns decoded; `eliza.messaging.shapes` turns them into API shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+_JSON_CHANNEL = ("metadata",)
+_JSON_MESSAGE = ("raw_message", "metadata")
+
+
+def _loads(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # stored by an older writer as plain text: keep it readable
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(row)
+    for key in keys:
+        out[key] = _loads(out.get(key))
+    return out
+
+
+# -- channels ------------------------------------------------------------------------------
+
+
+def insert_channel(db: Database, channel: dict[str, Any], participants: list[str]) -> None:
+    """Insert a channel and its participants together (reference §8.3 createChannel)."""
+    row = dict(channel)
+    row["metadata"] = _dumps(row.get("metadata"))
+    db.table("channels").insert(row)
+    add_participants(db, channel["id"], participants)
+
+
+def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM channels WHERE id = ?", [channel_id]))
+    return _decode(rows[0], _JSON_CHANNEL) if rows else None
+
+
+def channels_for_server(db: Database, server_id: str) -> list[dict[str, Any]]:
+    return [
+        _decode(r, _JSON_CHANNEL)
+        for r in db.query(
+            "SELECT * FROM channels WHERE message_server_id = ? ORDER BY created_at", [server_id]
+        )
+    ]
+
+
+def find_dm_channel(db: Database, server_id: str, name: str) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "SELECT * FROM channels WHERE message_server_id = ? AND type = 'DM' AND name = ?"
+        " ORDER BY created_at LIMIT 1",
+        [server_id, name],
+    ))
+    return _decode(rows[0], _JSON_CHANNEL) if rows else None
+
+
+def update_channel(
+    db: Database,
+    channel_id: str,
+    *,
+    name: str | None,
+    metadata: Any,
+    set_metadata: bool,
+    participants: list[str] | None,
+    now: int,
+) -> dict[str, Any] | None:
+    """Patch a channel: a given name replaces, metadata replaces (as ElizaOS does), a given
+    participant list replaces the whole list. Returns the new row, or None if missing."""
+    if get_channel(db, channel_id) is None:
+        return None
+    fields: dict[str, Any] = {"updated_at": now}
+    if name is not None:
+        fields["name"] = name
+    if set_metadata:
+        fields["metadata"] = _dumps(metadata)
+    db.table("channels").update(channel_id, fields)
+    if participants is not None:
+        db.execute("DELETE FROM channel_participants WHERE channel_id = ?", [channel_id])
+        add_participants(db, channel_id, participants)
+    return get_channel(db, channel_id)
+
+
+def delete_channel(db: Database, channel_id: str) -> bool:
+    """Delete the channel; its messages and participants go with it (ON DELETE CASCADE)."""
+    return bool(db.execute("DELETE FROM channels WHERE id = ?", [channel_id]).rowcount)
+
+
+def participants(db: Database, channel_id: str) -> list[str]:
+    return [
+        r["user_id"]
+        for r in db.query(
+            "SELECT user_id FROM channel_participants WHERE channel_id = ? ORDER BY rowid",
+            [channel_id],
+        )
+    ]
+
+
+def add_participants(db: Database, channel_id: str, user_ids: list[str]) -> None:
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO channel_participants (channel_id, user_id) VALUES (?, ?)",
+        [(channel_id, u) for u in dict.fromkeys(user_ids)],
+    )
+
+
+def remove_participant(db: Database, channel_id: str, user_id: str) -> bool:
+    return bool(db.execute(
+        "DELETE FROM channel_participants WHERE channel_id = ? AND user_id = ?",
+        [channel_id, user_id],
+    ).rowcount)
+
+
+def agent_view(
+    db: Database, channel_id: str, agent_id: str, server_id: str
+) -> tuple[dict[str, Any] | None, bool, bool]:
+    """What an agent's turn needs in one read: the channel, whether the agent participates
+    in it, and whether it is subscribed to the message server (reference §4.3 steps 2-3)."""
+    channel = get_channel(db, channel_id)
+    if channel is None:
+        return None, False, False
+    member = bool(list(db.query(
+        "SELECT 1 FROM channel_participants WHERE channel_id = ? AND user_id = ?",
+        [channel_id, agent_id],
+    )))
+    subscribed = bool(list(db.query(
+        "SELECT 1 FROM server_agents WHERE server_id = ? AND agent_id = ?", [server_id, agent_id]
+    )))
+    return channel, member, subscribed
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def find_by_key(db: Database, channel_id: str, key: str) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "SELECT * FROM central_messages WHERE channel_id = ? AND idempotency_key = ?",
+        [channel_id, key],
+    ))
+    return _decode(rows[0], _JSON_MESSAGE) if rows else None
+
+
+def insert_message(db: Database, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Insert a message unless its idempotency key (or id) is already stored in the channel.
+    Runs inside the writer's transaction, so check-then-insert cannot race another writer.
+    Returns (row, created)."""
+    key = message.get("idempotency_key")
+    if key:
+        existing = find_by_key(db, message["channel_id"], key)
+        if existing is not None:
+            return existing, False
+    existing = get_message(db, message["id"])
+    if existing is not None:
+        return existing, False
+    row = dict(message)
+    for column in _JSON_MESSAGE:
+        row[column] = _dumps(row.get(column))
+    db.table("central_messages").insert(row)
+    return _decode(row, _JSON_MESSAGE), True
+
+
+def get_message(db: Database, message_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM central_messages WHERE id = ?", [message_id]))
+    return _decode(rows[0], _JSON_MESSAGE) if rows else None
+
+
+def update_message(
+    db: Database, message_id: str, patch: dict[str, Any], now: int
+) -> dict[str, Any] | None:
+    """Patch with `??` semantics: None keeps the old value (reference §8.3)."""
+    fields: dict[str, Any] = {}
+    for column, value in patch.items():
+        if value is None:
+            continue
+        fields[column] = _dumps(value) if column in _JSON_MESSAGE else value
+    if get_message(db, message_id) is None:
+        return None
+    fields["updated_at"] = now
+    db.table("central_messages").update(message_id, fields)
+    return get_message(db, message_id)
+
+
+def messages_for_channel(
+    db: Database,
+    channel_id: str,
+    *,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first; `before`/`after` are exclusive epoch-ms bounds. With only `after`,
+    the page is the `limit` messages right after the cursor (paging forward), still
+    answered newest first."""
+    where = ["channel_id = ?"]
+    args: list[Any] = [channel_id]
+    if before is not None:
+        where.append("created_at < ?")
+        args.append(before)
+    if after is not None:
+        where.append("created_at > ?")
+        args.append(after)
+    args.append(limit)
+    forward = after is not None and before is None
+    order = "ASC" if forward else "DESC"
+    sql = (
+        f"SELECT * FROM central_messages WHERE {' AND '.join(where)}"
+        f" ORDER BY created_at {order}, rowid {order} LIMIT ?"
+    )
+    rows = [_decode(r, _JSON_MESSAGE) for r in db.query(sql, args)]
+    if forward:
+        rows.reverse()
+    return rows
+
+
+def find_reply(db: Database, channel_id: str, message_id: str) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "SELECT * FROM central_messages WHERE channel_id = ? AND in_reply_to_root_message_id = ?"
+        " ORDER BY created_at, rowid LIMIT 1",
+        [channel_id, message_id],
+    ))
+    return _decode(rows[0], _JSON_MESSAGE) if rows else None
+
+
+def delete_message(db: Database, message_id: str) -> bool:
+    return bool(db.execute("DELETE FROM central_messages WHERE id = ?", [message_id]).rowcount)
+
+
+def clear_channel(db: Database, channel_id: str) -> int:
+    """Delete every message of the channel (ElizaOS deleted only the latest 1000)."""
+    return int(db.execute(
+        "DELETE FROM central_messages WHERE channel_id = ?", [channel_id]
+    ).rowcount)
+
+
+def count_messages(db: Database, channel_id: str) -> int:
+    rows = list(db.query(
+        "SELECT COUNT(*) AS n FROM central_messages WHERE channel_id = ?", [channel_id]
+    ))
+    return int(rows[0]["n"])

@@ -1,0 +1,129 @@
+"""eliza-plugin-openai: models from any OpenAI-compatible endpoint.
+
+Provides TEXT_SMALL (one reply string), TEXT_LARGE (streamed: an async iterator of text
+chunks, from `stream: true` server-sent events) and TEXT_EMBEDDING (`/embeddings`) to the
+agents whose character enables plugin ``openai``. Configure it per character through
+settings or secrets ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` (default
+``https://api.openai.com/v1``), ``OPENAI_SMALL_MODEL``, ``OPENAI_LARGE_MODEL``,
+``OPENAI_EMBEDDING_MODEL``, ``OPENAI_TIMEOUT``, ``OPENAI_MAX_RETRIES``,
+``OPENAI_RETRY_DELAY``; each falls back to the environment variable of the same name.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from eliza import ModelType, hookimpl
+
+from .client import OpenAIConfig, OpenAIError, post_json, stream_chat
+
+if TYPE_CHECKING:
+    from eliza.runtime.agent import AgentRuntime
+    from eliza.server import AgentServer
+
+__all__ = ["OpenAIConfig", "OpenAIError"]
+
+# One connection pool per server, opened by `startup` and closed by `shutdown`.
+_clients: weakref.WeakKeyDictionary[AgentServer, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def _client(runtime: AgentRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    shared = _clients.get(runtime.server)
+    if shared is not None:
+        yield shared
+        return
+    # Called outside a started server (a script driving a runtime by hand): a short-lived
+    # client, closed right after.
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def _messages(runtime: AgentRuntime, params: dict[str, Any]) -> list[dict[str, str]]:
+    if isinstance(params.get("messages"), list):
+        return list(params["messages"])
+    system = params.get("system") or runtime.character.get("system")
+    prompt = params.get("prompt") or params.get("message") or ""
+    messages = [{"role": "system", "content": str(system)}] if system else []
+    messages.append({"role": "user", "content": str(prompt)})
+    return messages
+
+
+def _chat_payload(
+    runtime: AgentRuntime, params: dict[str, Any], model: str
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"model": model, "messages": _messages(runtime, params)}
+    for ours, theirs in (("temperature", "temperature"), ("maxTokens", "max_tokens"),
+                         ("stopSequences", "stop"), ("frequencyPenalty", "frequency_penalty"),
+                         ("presencePenalty", "presence_penalty")):
+        if params.get(ours) is not None:
+            payload[theirs] = params[ours]
+    return payload
+
+
+async def text_small(runtime: AgentRuntime, params: dict[str, Any]) -> str:
+    config = OpenAIConfig.for_runtime(runtime)
+    async with _client(runtime) as client:
+        body = await post_json(client, config, "/chat/completions",
+                               _chat_payload(runtime, params, config.small_model))
+    return str(body["choices"][0]["message"].get("content") or "")
+
+
+async def text_large(runtime: AgentRuntime, params: dict[str, Any]) -> AsyncIterator[str] | str:
+    """Streams unless the caller passes ``stream: False``."""
+    config = OpenAIConfig.for_runtime(runtime)
+    payload = _chat_payload(runtime, params, config.large_model)
+    if params.get("stream") is False:
+        async with _client(runtime) as client:
+            body = await post_json(client, config, "/chat/completions", payload)
+        return str(body["choices"][0]["message"].get("content") or "")
+    return _stream(runtime, config, payload)
+
+
+async def _stream(
+    runtime: AgentRuntime, config: OpenAIConfig, payload: dict[str, Any]
+) -> AsyncIterator[str]:
+    async with _client(runtime) as client, aclosing(stream_chat(client, config, payload)) as chunks:
+        async for chunk in chunks:
+            yield chunk
+
+
+async def text_embedding(runtime: AgentRuntime, params: dict[str, Any] | str | None
+                         ) -> list[float]:
+    config = OpenAIConfig.for_runtime(runtime)
+    text = params if isinstance(params, str) else (params or {}).get("text")
+    if text is None:
+        text = (params or {}).get("input") if isinstance(params, dict) else None
+    if not isinstance(text, str) or not text:
+        raise ValueError("TEXT_EMBEDDING needs params['text'] (a non-empty string)")
+    async with _client(runtime) as client:
+        body = await post_json(client, config, "/embeddings",
+                               {"model": config.embedding_model, "input": text})
+    return [float(x) for x in body["data"][0]["embedding"]]
+
+
+@hookimpl
+def register_models(server: AgentServer) -> dict[ModelType, Any]:
+    return {
+        ModelType.TEXT_SMALL: text_small,
+        ModelType.TEXT_LARGE: text_large,
+        ModelType.TEXT_EMBEDDING: text_embedding,
+    }
+
+
+@hookimpl
+def startup(server: AgentServer) -> None:
+    _clients[server] = httpx.AsyncClient()
+
+
+@hookimpl
+def shutdown(server: AgentServer) -> Awaitable[None] | None:
+    client = _clients.pop(server, None)
+    return client.aclose() if client is not None else None

@@ -1,0 +1,112 @@
+"""Real hypercorn servers (`-k trio`) running `tests.realtime.app_for_tests`, one per config.
+
+The servers are subprocesses on free loopback ports, started once per session and stopped
+with SIGTERM to the master at the end. Their logs go to a file the tests can read.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # http://127.0.0.1:<port>
+    log_path: Path
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+    def eio_url(self, transport: str, sid: str | None = None, *, ws: bool = False) -> str:
+        base = self.ws_url if ws else self.url
+        url = f"{base}/socket.io/?EIO=4&transport={transport}"
+        return url if sid is None else f"{url}&sid={sid}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stats(self) -> dict[str, object]:
+        response = httpx.get(f"{self.url}/test/stats", timeout=5)
+        response.raise_for_status()
+        data: dict[str, object] = response.json()
+        return data
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveServer]:
+    port = _free_port()
+    log_path = tmp / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hypercorn",
+                "-k",
+                "trio",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--graceful-timeout",
+                "1",
+                "tests.realtime.app_for_tests:app",
+            ],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"hypercorn exited early:\n{server.log()}")
+            try:
+                if httpx.get(f"{server.url}/test/stats", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"hypercorn did not become ready:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Default heartbeat (25 s / 20 s); outbox of 64 packets so slow consumers trip quickly."""
+    yield from _start_server(tmp_path_factory.mktemp("rt"), "default", {"RT_OUTBOX_SIZE": "64"})
+
+
+@pytest.fixture(scope="session")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Fast heartbeat (0.4 s / 0.4 s) and a 1 kB maxPayload."""
+    env = {"RT_PING_INTERVAL": "0.4", "RT_PING_TIMEOUT": "0.4", "RT_MAX_PAYLOAD": "1000"}
+    yield from _start_server(tmp_path_factory.mktemp("rt"), "fast", env)

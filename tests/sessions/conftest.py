@@ -1,0 +1,69 @@
+"""Session test helpers: the default agent's id, a user, a session maker and a movable clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import trio
+
+from eliza import ids
+from eliza.logs import now_ms
+from eliza.server import AgentServer
+from eliza.sessions import sessions_for
+
+ELIZA_ID = ids.string_to_uuid("Eliza")
+USER_ID = "5d8c9a1e-1b2c-4d3e-8f90-123456789abc"
+MINUTE = 60_000
+
+
+@dataclass
+class Clock:
+    """Epoch ms that a test moves forward instead of sleeping."""
+
+    now: int
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += int(minutes * MINUTE)
+
+
+@pytest.fixture
+def clock(agent_server: AgentServer) -> Clock:
+    clock = Clock(now_ms())
+    sessions_for(agent_server).clock = clock
+    return clock
+
+
+async def create_session(client: Any, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/api/messaging/sessions",
+                                 json={"agentId": ELIZA_ID, "userId": USER_ID, **extra})
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    body: dict[str, Any] = await response.get_json()
+    return body
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """`event:`/`data:` blocks into (event, decoded JSON) pairs."""
+    events = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 5.0) -> None:
+    """Poll `check` every 10 ms until it holds, failing after `within` seconds."""
+    with trio.fail_after(within):
+        for _ in range(int(within * 100) + 1):
+            if await check():
+                return
+            await trio.sleep(0.01)
+    raise AssertionError("condition not met in time")
