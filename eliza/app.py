@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from . import webui
 from .api import register_blueprints
 from .errors import ApiError, NotFound
+from .fastpath import FastPath
 from .security.middleware import Security
 from .server import AgentServer
 from .settings import Settings
@@ -39,7 +40,10 @@ _HTTP_CODES = {
 
 
 class ElizaApp(QuartTrio):
-    """QuartTrio that says how to start it when run under an asyncio worker."""
+    """QuartTrio that says how to start it when run under an asyncio worker, and answers
+    the hottest read-only routes through the fast path (eliza/fastpath.py)."""
+
+    fastpath: FastPath | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -52,6 +56,11 @@ class ElizaApp(QuartTrio):
                 await send({"type": "lifespan.startup.failed", "message": WRONG_WORKER})
                 return
             raise RuntimeError(WRONG_WORKER)
+        if self.fastpath is not None:
+            route = self.fastpath.lookup(scope)
+            if route is not None:
+                await self.fastpath.serve(scope, route, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -68,7 +77,9 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    Security(settings).install(app)
+    (security := Security(settings)).install(app)
+    app.config["ELIZA_SECURITY"] = security  # the media routes hit its upload/file limiters
+    app.fastpath = FastPath(server, security)
     register_blueprints(app)
     server.realtime.sio.register(app)
     _install_error_handlers(app, settings)

@@ -21,13 +21,14 @@ from .logs import LogBuffer
 from .messaging import MessagingService
 from .plugin_api import BusListener, Panel, Route
 from .plugin_host import run_bus_listeners
-from .realtime.hub import RealtimeHub
 from .plugins import await_me_maybe, is_builtin, make_plugin_manager, plugin_name_for
+from .realtime.hub import RealtimeHub
 from .runtime.agent import AgentRuntime, TurnHandler
 from .runtime.models import ModelProvider, ModelRegistry, ModelType
 from .runtime.pipeline import handle_event
 from .runtime.registry import AgentRegistry
 from .security.secrets import SecretBox, load_or_create_salt
+from .sessions import run_session_sweeper
 from .settings import Settings
 from .store import Store, core_migrations
 from .store.agents import AgentRecord, get_meta, set_meta
@@ -117,6 +118,7 @@ class AgentServer:
                 self._nursery = nursery
                 await nursery.start(self.agents.run)
                 await nursery.start(run_bus_listeners, self)
+                await nursery.start(run_session_sweeper, self)
                 await nursery.start(self.realtime.run)
                 for impl in self.pm.hook.startup.get_hookimpls():
                     await await_me_maybe(impl.function(server=self))

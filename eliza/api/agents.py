@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response
 
@@ -11,6 +11,9 @@ from ..runtime.character import agent_view, bio_summary
 from ..store.agents import AgentRecord
 from .character_source import load_character
 from .common import json_body, ok, server, uuid_param
+
+if TYPE_CHECKING:
+    from ..server import AgentServer
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")
 
@@ -35,9 +38,8 @@ def _agent_json(record: AgentRecord) -> dict[str, Any]:
     return view
 
 
-@bp.get("")
-async def list_agents() -> Any:
-    srv = server()
+def agents_listing(srv: AgentServer) -> dict[str, Any]:
+    """`GET /api/agents` (also served by the fast path, eliza/fastpath.py)."""
     agents = [
         {
             "id": record.id,
@@ -49,7 +51,12 @@ async def list_agents() -> Any:
         for record in srv.agents.records.values()
     ]
     agents.sort(key=lambda a: (a["status"] != "active", a["name"]))
-    return ok({"agents": agents})
+    return {"success": True, "data": {"agents": agents}}
+
+
+@bp.get("")
+async def list_agents() -> Any:
+    return agents_listing(server())
 
 
 @bp.post("")

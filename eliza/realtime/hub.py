@@ -139,13 +139,13 @@ class RealtimeHub:
         Returns the ack for clients that asked for one."""
         payload = payload if isinstance(payload, dict) else {}
         channel_id = payload.get("channelId") or payload.get("roomId")
-        sender_id = payload.get("senderId") or sock.data.get("entityId")
+        sender_id = str(payload.get("senderId") or sock.data.get("entityId") or "")
         text = payload.get("message")
         server_id = (payload.get("messageServerId") or payload.get("serverId")
                      or payload.get("message_server_id") or payload.get("server_id")
                      or ids.DEFAULT_SERVER_ID)
-        if not channel_id or not ids.is_uuid(sender_id) or not isinstance(text, str) \
-                or not text.strip():
+        if not isinstance(channel_id, str) or not ids.is_uuid(sender_id) \
+                or not isinstance(text, str) or not text.strip():
             error = "channelId, a valid senderId and a non-empty message are required"
             sock.emit("messageError", {"error": error})
             return {"success": False, "error": error}

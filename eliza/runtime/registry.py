@@ -48,6 +48,8 @@ class AgentRegistry:
         self.quarantined: dict[str, str] = {}
         self._nursery: trio.Nursery | None = None
         self._lock = trio.Lock()  # lifecycle changes of agents happen one at a time
+        # Bumped on every change a listing shows, so cached listings know when to rebuild.
+        self.version = 0
 
     # -- reading ------------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class AgentRegistry:
         store = self.server.store
         for record in await store.read(q.all_agents):
             self.records[record.id] = record
+        self.version += 1
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
@@ -118,6 +121,7 @@ class AgentRegistry:
 
             await self.server.store.write(insert)
             self.records[agent_id] = record
+            self.version += 1
         log.info("agent %s created", record.name, extra={"agent_id": agent_id,
                                                            "agent_name": record.name})
         return record, True
@@ -147,6 +151,7 @@ class AgentRegistry:
             )
             await self.server.store.write(q.save_agent, record)
             self.records[agent_id] = record
+            self.version += 1
             was_running = agent_id in self._running
         if was_running:
             await self.stop(agent_id, remember=False)
@@ -160,6 +165,7 @@ class AgentRegistry:
         async with self._lock:
             await self.server.store.write(q.delete_agent, agent_id)
             self.records.pop(agent_id, None)
+            self.version += 1
             self.quarantined.pop(agent_id, None)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -202,6 +208,7 @@ class AgentRegistry:
     ) -> None:
         running = _Running(runtime)
         self._running[runtime.agent_id] = running
+        self.version += 1
         try:
             # Subscribe before reporting started, so no message published after start()
             # returns can be missed.
@@ -217,6 +224,7 @@ class AgentRegistry:
                         await trio.sleep(min(30.0, 0.5 * 2 ** len(running.crashes)))
         finally:
             self._running.pop(runtime.agent_id, None)
+            self.version += 1
             running.stopped.set()
 
     def _crashed(self, running: _Running, exc: Exception) -> bool:
