@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import trio
 from quart import Response, send_file
 
 UI_PACKAGE = "@elizaos/client"
@@ -99,11 +100,16 @@ def installed(ui_dir: Path) -> bool:
     return (ui_dir / "index.html").is_file()
 
 
-async def serve_ui_path(ui_dir: Path, path: str) -> Response:
-    """A file of the UI, or index.html for client-side routes (the SPA fallback)."""
+def _locate(ui_dir: Path, path: str) -> tuple[Path, Path, bool]:
     root = ui_dir.resolve()
     target = (root / path.lstrip("/")).resolve()
-    if target.is_relative_to(root) and target.is_file():
+    return root, target, target.is_file()
+
+
+async def serve_ui_path(ui_dir: Path, path: str) -> Response:
+    """A file of the UI, or index.html for client-side routes (the SPA fallback)."""
+    root, target, is_file = await trio.to_thread.run_sync(_locate, ui_dir, path)
+    if target.is_relative_to(root) and is_file:
         mimetype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         response = await send_file(target, mimetype=mimetype)
         if "/assets/" in path:

@@ -23,7 +23,8 @@ def test_fast_routes_carry_the_same_headers_as_quart_routes(live_server: LiveSer
 def test_agent_listing_follows_every_change(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url) as http:
         def statuses() -> dict[str, Any]:
-            return {a["name"]: a["status"] for a in http.get("/api/agents").json()["data"]["agents"]}
+            agents = http.get("/api/agents").json()["data"]["agents"]
+            return {a["name"]: a["status"] for a in agents}
 
         assert statuses() == {"Eliza": "active"}
         created = http.post("/api/agents", json={"characterJson": {"name": "Zed"}}).json()

@@ -7,6 +7,7 @@ so a message stored by REST, a session or an agent reaches the channel's room th
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 from collections.abc import Mapping
@@ -255,10 +256,8 @@ class RealtimeHub:
         """Called by the log capture, possibly from a worker thread: hop onto trio."""
         if not self._log_filters or self._token is None:
             return
-        try:
+        with contextlib.suppress(trio.RunFinishedError):  # the server is shutting down
             self._token.run_sync_soon(self._stream_log, entry)
-        except trio.RunFinishedError:
-            pass
 
     def _stream_log(self, entry: dict[str, Any]) -> None:
         if self._in_log_emit:  # logging from inside an emit must not recurse
