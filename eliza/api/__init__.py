@@ -7,8 +7,11 @@ from typing import Any
 from quart import Quart
 
 from . import (
+    agent_logs,
     agents,
     channels,
+    media,
+    memory,
     messaging_core,
     messaging_servers,
     plugin_routes,
@@ -17,18 +20,25 @@ from . import (
     server_routes,
     sessions,
     system,
+    worlds,
 )
 from .common import server
 
 
 def register_blueprints(app: Quart) -> None:
+    # `/api/agents/worlds` is a static rule: werkzeug matches it before `/<agent_id>`.
+    app.register_blueprint(worlds.bp)
     app.register_blueprint(agents.bp)
+    _register_memory(app)
     # `/api/runtime/*` is the older name of `/api/server/*`: same handlers, same answers.
     app.register_blueprint(server_routes.bp, url_prefix="/api/server")
     app.register_blueprint(server_routes.bp, url_prefix="/api/runtime", name="runtime")
     app.register_blueprint(system.bp)
     app.register_blueprint(plugins.bp)
     _register_messaging(app)
+    # Uploads and the static `/media/*` routes (real routes, so the web UI fallback never
+    # shadows them).
+    app.register_blueprint(media.bp)
     # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
     plugin_routes.install(app)
 
@@ -39,6 +49,14 @@ def register_blueprints(app: Quart) -> None:
     @app.get("/health")
     async def health() -> Any:
         return server_routes.health_body()
+
+
+def _register_memory(app: Quart) -> None:
+    # The memory and room routes answer under `/api/memory` and `/api/agents` alike.
+    app.register_blueprint(memory.bp, url_prefix="/api/memory")
+    app.register_blueprint(memory.bp, url_prefix="/api/agents", name="agent_memory")
+    app.register_blueprint(memory.groups)
+    app.register_blueprint(agent_logs.bp)
 
 
 def _register_messaging(app: Quart) -> None:

@@ -1,0 +1,95 @@
+"""Media uploads and the static media routes (reference §2.2 step 8, §3.2, §3.5, §9.1-9.2;
+spec fix 3: channel uploads are served from the channels directory, and the web UI's
+`/api/messaging/central-channels/:id/upload-media` exists)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import trio
+from quart import Blueprint, Response, current_app, request, send_file
+
+from ..errors import BadRequest, Forbidden, NotFound
+from ..media.types import MEDIA_MIME_TYPES, content_type_for, media_kind
+from ..media.uploads import SavedUpload, UploadPolicy, receive_upload, safe_dir
+from .common import server
+
+if TYPE_CHECKING:
+    from ..security.middleware import Security
+
+bp = Blueprint("media", __name__)
+
+# Stored names are `<ms>-<random><ext>`; generated files may be named by plugins, so allow
+# ordinary names but never a dotfile, a separator, `..` or a control character.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()+-]{0,254}$")
+
+
+def _rate_limit() -> None:
+    """The upload and file-operation limiters (reference §9.2), per client IP."""
+    security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
+    if security is None or not security.settings.rate_limits_enabled:
+        return
+    client = request.remote_addr or "unknown"
+    security.upload_limiter.hit(client)
+    security.file_limiter.hit(client)
+
+
+async def _receive(base: Path, entity_id: str, what: str) -> SavedUpload:
+    target = safe_dir(base, entity_id, what)
+    _rate_limit()
+    policy = UploadPolicy(MEDIA_MIME_TYPES, server().settings.max_upload_bytes)
+    return await receive_upload(request.body, request.headers.get("Content-Type"),
+                                request.content_length, target, policy)
+
+
+def _answer(saved: SavedUpload, url: str, kind: str) -> tuple[dict[str, Any], int]:
+    return {"success": True, "data": {
+        "url": url, "type": kind, "filename": saved.filename,
+        "originalName": saved.original_name, "size": saved.size,
+    }}, 200
+
+
+@bp.post("/api/media/agents/<agent_id>/upload-media")
+async def upload_agent_media(agent_id: str) -> Any:
+    saved = await _receive(server().settings.uploads_agents_dir, agent_id, "agent")
+    return _answer(saved, f"/media/uploads/agents/{agent_id}/{saved.filename}",
+                   media_kind(saved.mime))
+
+
+@bp.post("/api/media/channels/<channel_id>/upload-media")
+@bp.post("/api/messaging/channels/<channel_id>/upload-media")
+@bp.post("/api/messaging/central-channels/<channel_id>/upload-media")
+async def upload_channel_media(channel_id: str) -> Any:
+    saved = await _receive(server().settings.uploads_channels_dir, channel_id, "channel")
+    return _answer(saved, f"/media/uploads/channels/{channel_id}/{saved.filename}", saved.mime)
+
+
+async def _serve(base: Path, entity_id: str, filename: str, what: str) -> Response:
+    directory = safe_dir(base, entity_id, what)
+    if not _SAFE_NAME.match(filename) or ".." in filename:
+        raise BadRequest("Invalid filename", code="INVALID_FILENAME")
+    path = (directory / filename).resolve()
+    if path.parent != directory:
+        raise Forbidden("Access denied")
+    if not await trio.Path(path).is_file():
+        raise NotFound("File not found")
+    response = await send_file(path, mimetype=content_type_for(filename), conditional=True)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/media/uploads/agents/<agent_id>/<filename>")
+async def serve_agent_upload(agent_id: str, filename: str) -> Response:
+    return await _serve(server().settings.uploads_agents_dir, agent_id, filename, "agent")
+
+
+@bp.get("/media/uploads/channels/<channel_id>/<filename>")
+async def serve_channel_upload(channel_id: str, filename: str) -> Response:
+    return await _serve(server().settings.uploads_channels_dir, channel_id, filename, "channel")
+
+
+@bp.get("/media/generated/<agent_id>/<filename>")
+async def serve_generated(agent_id: str, filename: str) -> Response:
+    return await _serve(server().settings.generated_dir, agent_id, filename, "agent")
