@@ -106,24 +106,29 @@ class RealtimeHub:
 
     # -- chat -----------------------------------------------------------------------------
 
-    async def _on_message(self, sock: Socket, data: Any = None, *_: Any) -> None:
+    async def _on_message(self, sock: Socket, data: Any = None, *_: Any) -> dict[str, Any] | None:
+        """The UI's `message` event; its result is the ack for clients that ask for one
+        (`emitWithAck` / `call`), as for the events "1" and "2"."""
         if not isinstance(data, dict):
-            return
+            return None
         payload = data.get("payload") or {}
         if not isinstance(payload, dict):
-            return
+            return None
         kind = data.get("type")
         if kind in (ROOM_JOINING, str(ROOM_JOINING)):
-            await self._on_join(sock, payload)
-        elif kind in (SEND_MESSAGE, str(SEND_MESSAGE)):
-            await self._on_send(sock, payload)
+            return await self._on_join(sock, payload)
+        if kind in (SEND_MESSAGE, str(SEND_MESSAGE)):
+            return await self._on_send(sock, payload)
+        return None
 
-    async def _on_join(self, sock: Socket, payload: Any = None, *_: Any) -> None:
+    async def _on_join(self, sock: Socket, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Join the channel's room; returns the ack for clients that asked for one."""
         payload = payload if isinstance(payload, dict) else {}
         channel_id = payload.get("channelId") or payload.get("roomId")
         if not isinstance(channel_id, str) or not channel_id:
-            sock.emit("messageError", {"error": "channelId is required for joining."})
-            return
+            error = "channelId is required for joining."
+            sock.emit("messageError", {"error": error})
+            return {"success": False, "error": error}
         self.sio.enter_room(sock.sid, channel_id)
         joined: dict[str, Any] = {
             "message": f"Socket {sock.sid} successfully joined channel {channel_id}.",
@@ -134,6 +139,7 @@ class RealtimeHub:
             joined["agentId"] = payload["agentId"]
         sock.emit("channel_joined", joined)
         sock.emit("room_joined", joined)
+        return {"success": True, **joined}
 
     async def _on_send(self, sock: Socket, payload: Any = None, *_: Any) -> dict[str, Any]:
         """Store the message (one bus event), echo it to the sender with its client id, ack.
