@@ -25,7 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ui_install.add_argument("--version", default=None, help="package version (default pinned)")
     plugins = commands.add_parser("plugins", help="list the plugins a server would load")
     plugins.add_argument("--json", action="store_true", help="print JSON")
+    from .client import commands as client_commands  # chat, agents, logs (the SDK)
+
+    client_commands.add_parsers(commands)
     args = parser.parse_args(argv)
+    if args.command in client_commands.COMMANDS:  # talks to a server: no local settings
+        return client_commands.run(args)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
