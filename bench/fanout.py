@@ -135,7 +135,11 @@ async def open_raw_client(
     assert parts.port is not None
     sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
     sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, receive_buffer)
-    await sock.connect((parts.hostname, parts.port))
+    try:
+        await sock.connect((parts.hostname, parts.port))
+    except BaseException:
+        sock.close()  # not yet owned by a SocketStream
+        raise
     async with trio.SocketStream(sock) as stream, trio.open_nursery() as nursery:
         ws = await wrap_client_stream(nursery, stream, parts.hostname, EIO_PATH,
                                       message_queue_size=message_queue_size,

@@ -44,6 +44,13 @@ out.listed = listed;
 out.submitted = await m.submitMessage({ agentId, channelId: out.dm.id, content: 'a note from the agent' });
 out.completed = await m.completeMessage({ messageId: out.submitted.id, status: 'completed' });
 for (const text of ['one more', 'and another']) await m.postMessage(out.dm.id, text, {});
+// Let the agent answer both before the history is cleared, so no reply lands after it.
+for (let i = 0; i < 250; i++) {
+  const replies = (await m.getChannelMessages(out.dm.id, { limit: 1000 })).messages
+    .filter((x) => x.authorId === agentId && x.sourceType === 'agent_response');
+  if (replies.length >= 3) break;
+  await sleep(20);
+}
 out.title = await m.generateChannelTitle(out.dm.id, agentId);
 out.deleteMessage = await m.deleteMessage(out.dm.id, out.posted.id);
 out.afterDelete = (await m.getChannelMessages(out.dm.id, { limit: 1000 })).messages.map((x) => x.id);
