@@ -9,6 +9,7 @@ from quart import Quart
 from . import (
     agent_logs,
     agents,
+    audio,
     channels,
     media,
     memory,
@@ -17,6 +18,7 @@ from . import (
     plugin_routes,
     plugins,
     runs,
+    search,
     server_routes,
     sessions,
     system,
@@ -39,6 +41,8 @@ def register_blueprints(app: Quart) -> None:
     # Uploads and the static `/media/*` routes (real routes, so the web UI fallback never
     # shadows them).
     app.register_blueprint(media.bp)
+    # `/api/audio/*`: transcription and speech through the agent's speech models.
+    app.register_blueprint(audio.bp)
     # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
     plugin_routes.install(app)
 
@@ -55,6 +59,8 @@ def _register_memory(app: Quart) -> None:
     # The memory and room routes answer under `/api/memory` and `/api/agents` alike.
     app.register_blueprint(memory.bp, url_prefix="/api/memory")
     app.register_blueprint(memory.bp, url_prefix="/api/agents", name="agent_memory")
+    app.register_blueprint(search.memory_bp, url_prefix="/api/memory")
+    app.register_blueprint(search.memory_bp, url_prefix="/api/agents", name="agent_memory_search")
     app.register_blueprint(memory.groups)
     app.register_blueprint(agent_logs.bp)
 
@@ -68,6 +74,7 @@ def _register_messaging(app: Quart) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(messaging_servers.extra)
     app.register_blueprint(messaging_core.bp)
+    app.register_blueprint(search.messages_bp)
     # Sessions (`/health` is matched before `/<session_id>` inside the blueprint).
     app.register_blueprint(sessions.bp)
     app.register_blueprint(runs.bp)

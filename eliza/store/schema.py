@@ -214,3 +214,67 @@ def m003_sessions(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX sessions_expiry ON sessions(expires_at)")
+
+
+@core()
+def m004_text_search(db: Database) -> None:
+    """Full-text search (FTS5, unicode61 folding case and diacritics) over the central
+    messages and the text of the agents' memories, kept in sync by triggers.
+
+    `central_messages_fts` is an external-content index (`content='central_messages'`, no
+    second copy of the text). `memories_fts` stores `json_extract(content, '$.text')` (the
+    text is not a column, so it cannot be external content); its rowid is the memory's.
+    Both are keyed by the source rowid: after a VACUUM (which may renumber the rowids of
+    tables without an INTEGER PRIMARY KEY) run `eliza.store.search.rebuild_indexes`.
+    Delete triggers fire on FK cascades; no writer uses INSERT OR REPLACE on these tables
+    (REPLACE deletes without firing them unless recursive_triggers is on).
+    """
+    tokenize = "tokenize = 'unicode61 remove_diacritics 2'"
+    db.execute(
+        "CREATE VIRTUAL TABLE central_messages_fts USING fts5(content,"
+        f" content = 'central_messages', content_rowid = 'rowid', {tokenize})"
+    )
+    db.execute(
+        """CREATE TRIGGER central_messages_fts_ai AFTER INSERT ON central_messages BEGIN
+            INSERT INTO central_messages_fts (rowid, content) VALUES (new.rowid, new.content);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER central_messages_fts_ad AFTER DELETE ON central_messages BEGIN
+            INSERT INTO central_messages_fts (central_messages_fts, rowid, content)
+                VALUES ('delete', old.rowid, old.content);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER central_messages_fts_au AFTER UPDATE OF content ON central_messages
+        BEGIN
+            INSERT INTO central_messages_fts (central_messages_fts, rowid, content)
+                VALUES ('delete', old.rowid, old.content);
+            INSERT INTO central_messages_fts (rowid, content) VALUES (new.rowid, new.content);
+        END"""
+    )
+    db.execute("INSERT INTO central_messages_fts (central_messages_fts) VALUES ('rebuild')")
+
+    db.execute(f"CREATE VIRTUAL TABLE memories_fts USING fts5(text, {tokenize})")
+    # Malformed JSON indexes nothing rather than failing the memory's insert.
+    text = "CASE WHEN json_valid({0}.content) THEN json_extract({0}.content, '$.text') END"
+    db.execute(
+        f"""CREATE TRIGGER memories_fts_ai AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts (rowid, text) VALUES (new.rowid, {text.format("new")});
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER memories_fts_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM memories_fts WHERE rowid = old.rowid;
+        END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER memories_fts_au AFTER UPDATE OF content ON memories BEGIN
+            DELETE FROM memories_fts WHERE rowid = old.rowid;
+            INSERT INTO memories_fts (rowid, text) VALUES (new.rowid, {text.format("new")});
+        END"""
+    )
+    db.execute(
+        f"INSERT INTO memories_fts (rowid, text) SELECT rowid, {text.format('memories')}"
+        " FROM memories"
+    )

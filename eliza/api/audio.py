@@ -1,0 +1,233 @@
+"""The audio routes (reference §3.4, §9.1-9.2; SPEC: binary audio answers, 503
+MODEL_NOT_AVAILABLE when the agent has no speech model).
+
+Uploads go through the media receiver (streaming, 50 MB cap, audio MIME list, magic bytes)
+into a per-agent scratch directory and are deleted as soon as they are read. Conversations do
+not bypass the bus as ElizaOS does: the text is posted into a DM channel of the agent and the
+route waits (bounded) for the agent's stored reply, which is then synthesized.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import trio
+from quart import Blueprint, Response, current_app, request
+
+from ..errors import AgentNotFound, ApiError, BadRequest, ModelNotAvailable, NotFound
+from ..ids import create_unique_uuid
+from ..media.types import AUDIO_MIME_TYPES
+from ..media.uploads import UploadPolicy, receive_upload, safe_dir
+from ..runtime.agent import ModelTimeout
+from ..runtime.models import ModelType
+from .common import json_body, ok, server, uuid_param
+
+if TYPE_CHECKING:
+    from ..runtime.agent import AgentRuntime
+    from ..security.middleware import Security
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("audio", __name__, url_prefix="/api/audio")
+
+# How long a conversation route waits for the agent's reply (also capped by the turn timeout).
+REPLY_WAIT = 60.0
+UPLOAD_MESSAGE = "Audio transcribed, further processing TBD."
+
+
+@bp.before_request
+async def _rate_limit() -> None:
+    """Every /api/audio/* request counts against the upload and file-operation limiters
+    (reference §9.2), per client IP."""
+    security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
+    if security is None or not security.settings.rate_limits_enabled:
+        return
+    client = request.remote_addr or "unknown"
+    try:
+        security.upload_limiter.hit(client)
+        security.file_limiter.hit(client)
+    except ApiError as exc:
+        raise _closing(exc) from None
+
+
+def _closing(exc: ApiError) -> ApiError:
+    """An answer sent before the request body is read asks the client to close the
+    connection: the unread body must not be taken for the next request."""
+    exc.headers.setdefault("Connection", "close")
+    return exc
+
+
+def _runtime(agent_id: str, *needs: ModelType) -> AgentRuntime:
+    """The running agent, which must have a provider for each of `needs`."""
+    valid = uuid_param(agent_id, "agent")
+    srv = server()
+    runtime = srv.agents.runtime(valid)
+    if runtime is None:
+        if valid in srv.agents.records:
+            raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
+        raise AgentNotFound("Agent not found")
+    for model_type in needs:
+        if not runtime.models.has(model_type):
+            raise ModelNotAvailable(
+                f"Agent {runtime.name} has no {model_type.value} model (enable a speech "
+                "plugin such as \"speech\" in its character)",
+                details={"agentId": runtime.agent_id, "modelType": model_type.value},
+            )
+    return runtime
+
+
+async def _upload(runtime: AgentRuntime) -> tuple[bytes, str]:
+    """The uploaded audio file's bytes and declared type; the stored copy is removed."""
+    srv = server()
+    target = safe_dir(srv.settings.data_dir / "data" / "audio-scratch", runtime.agent_id,
+                      "agent")
+    policy = UploadPolicy(AUDIO_MIME_TYPES, srv.settings.max_upload_bytes)
+    try:
+        saved = await receive_upload(request.body, request.headers.get("Content-Type"),
+                                     request.content_length, target, policy)
+    except BadRequest as exc:
+        if exc.message == "No media file provided":
+            raise BadRequest("No audio file provided", code="INVALID_REQUEST") from None
+        raise
+    try:
+        return await trio.Path(saved.path).read_bytes(), saved.mime
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.Path(saved.path).unlink(missing_ok=True)
+
+
+async def _model(runtime: AgentRuntime, model_type: ModelType, params: dict[str, Any],
+                 what: str) -> Any:
+    """Call a model (under the runtime's model deadline); its failures become a 500
+    PROCESSING_ERROR that names them, never a bare crash."""
+    try:
+        return await runtime.use_model(model_type, params)
+    except ApiError:
+        raise
+    except ModelTimeout as exc:
+        raise ApiError(f"Failed to {what}: {exc}", code="PROCESSING_ERROR") from None
+    except Exception as exc:
+        log.warning("%s model of %s failed: %s", model_type.value, runtime.name, exc)
+        raise ApiError(f"Failed to {what}: {exc}", code="PROCESSING_ERROR") from None
+
+
+async def _receive(agent_id: str, *needs: ModelType) -> tuple[AgentRuntime, bytes, str]:
+    """The agent (checked before a byte of the body is read) and its uploaded audio."""
+    try:
+        runtime = _runtime(agent_id, *needs)
+        audio, mime = await _upload(runtime)
+    except ApiError as exc:
+        raise _closing(exc) from None
+    return runtime, audio, mime
+
+
+async def _transcribe(runtime: AgentRuntime, audio: bytes, mime: str) -> str:
+    text = await _model(runtime, ModelType.TRANSCRIPTION, {"audio": audio, "mimeType": mime},
+                        "transcribe audio")
+    return str(text or "").strip()
+
+
+def _audio_response(audio: Any) -> Response:
+    if isinstance(audio, bytearray | memoryview):
+        audio = bytes(audio)
+    if not isinstance(audio, bytes) or not audio:
+        raise ApiError("The speech model returned no audio", code="PROCESSING_ERROR")
+    is_wav = audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
+    response = Response(audio, status=200, content_type="audio/wav" if is_wav else "audio/mpeg")
+    response.headers["Content-Length"] = str(len(audio))
+    return response
+
+
+async def _speak(runtime: AgentRuntime, text: str) -> Response:
+    audio = await _model(runtime, ModelType.TEXT_TO_SPEECH, {"text": text}, "synthesize speech")
+    return _audio_response(audio)
+
+
+def _text(body: dict[str, Any], purpose: str) -> str:
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest(f"Text is required for {purpose}", code="INVALID_REQUEST")
+    return text.strip()
+
+
+async def _converse(runtime: AgentRuntime, text: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Post `text` into the agent's DM channel for this room and user; the agent's reply."""
+    srv = server()
+    agent_id = runtime.agent_id
+    room = body.get("roomId") or f"default-room-{agent_id}"
+    channel_id = create_unique_uuid(agent_id, str(room))
+    author_id = create_unique_uuid(agent_id, str(body.get("entityId") or "Anon"))
+    name = body.get("userName") or body.get("name")
+    metadata: dict[str, Any] = {"isDm": True, "channelType": "DM", "targetUserId": agent_id,
+                                "source": "audio"}
+    if isinstance(name, str) and name:
+        metadata["entityName"] = name
+    posted = await srv.messaging.post_message(
+        channel_id=channel_id, author_id=author_id, content=text, source_type="audio",
+        raw_message={"text": text, "source": "audio"}, metadata=metadata,
+    )
+    turn = srv.settings.turn_timeout
+    reply = await srv.messaging.wait_for_reply(
+        channel_id, posted.message["id"], within=min(REPLY_WAIT, turn) if turn > 0 else REPLY_WAIT,
+        author_id=agent_id)
+    if reply is None or not str(reply.get("content") or "").strip():
+        raise ApiError(f"Agent {runtime.name} did not reply in time", code="MODEL_ERROR")
+    return {"text": str(reply["content"]), "messageId": posted.message["id"],
+            "replyId": reply["id"], "channelId": channel_id}
+
+
+def _is_multipart() -> bool:
+    return (request.mimetype or "").lower() == "multipart/form-data"
+
+
+@bp.post("/<agent_id>/transcriptions")
+async def transcriptions(agent_id: str) -> Any:
+    runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
+    text = await _transcribe(runtime, audio, mime)
+    if not text:
+        raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
+    return ok({"text": text})
+
+
+@bp.post("/<agent_id>/audio-messages")
+async def audio_messages(agent_id: str) -> Any:
+    runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
+    return ok({"transcription": await _transcribe(runtime, audio, mime),
+               "message": UPLOAD_MESSAGE})
+
+
+@bp.post("/<agent_id>/audio-messages/synthesize")
+@bp.post("/<agent_id>/speech/generate")
+async def synthesize(agent_id: str) -> Response:
+    body = await json_body()  # read first: an unread body stalls the kept-alive connection
+    runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
+    return await _speak(runtime, _text(body, "speech synthesis"))
+
+
+@bp.post("/<agent_id>/speech/conversation")
+async def conversation(agent_id: str) -> Response:
+    if _is_multipart():
+        runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION,
+                                              ModelType.TEXT_TO_SPEECH)
+        body: dict[str, Any] = {}
+        text = await _transcribe(runtime, audio, mime)
+        if not text:
+            raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
+    else:
+        body = await json_body()
+        runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
+        text = _text(body, "conversation")
+    reply = await _converse(runtime, text, body)
+    return await _speak(runtime, reply["text"])
+
+
+@bp.post("/<agent_id>/speech")
+async def speech(agent_id: str) -> Any:
+    """The api-client's processSpeech: audio in, the transcription and the reply text out."""
+    runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
+    transcription = await _transcribe(runtime, audio, mime)
+    if not transcription:
+        raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
+    reply = await _converse(runtime, transcription, {})
+    return ok({**reply, "transcription": transcription})
