@@ -66,13 +66,18 @@ class SocketPacket:
     nsp: str = "/"
     id: int | None = None
 
-    def encode(self) -> str:
-        return encode_socket_packet(self)
-
 
 def dumps(value: Any) -> str:
     """Compact JSON as JS `JSON.stringify` writes it; NaN/Infinity raise (JS cannot parse them)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (a client may send "\ud83d") cannot go out as UTF-8: escape it,
+            # as JSON.stringify does.
+            return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text
 
 
 def _reject_constant(name: str) -> Any:
@@ -84,6 +89,8 @@ def _loads(text: str) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"invalid JSON payload: {exc.msg}") from None
+    except RecursionError:
+        raise ProtocolError("JSON payload nested too deeply") from None
 
 
 # -- Engine.IO ---------------------------------------------------------------------------------
@@ -185,6 +192,8 @@ def decode_socket_packet(text: str) -> SocketPacket:
     while j < len(text) and text[j].isascii() and text[j].isdigit():
         j += 1
     if j > i:
+        if j - i > 15:  # beyond a JS safe integer: not an id any client produces
+            raise ProtocolError("ack id too long")
         ack_id = int(text[i:j])
         i = j
     data = _loads(text[i:]) if i < len(text) else None

@@ -189,7 +189,7 @@ class EngineSession:
         self.close("handler backlog", ws_code=1008)
 
     async def receive_message(self) -> str:
-        """The next incoming Engine.IO message (for the `EngineHandler`)."""
+        """The next incoming Engine.IO message (for the `SessionServer`)."""
         return await self._in_recv.receive()
 
     def stop_receiving(self) -> None:
@@ -231,7 +231,7 @@ class EngineServer:
                 # Wakes the transports (pending polls answer `1`, websockets close); the
                 # session tasks are cancelled with this nursery and run their shielded cleanup.
                 for session in list(self.sessions.values()):
-                    session.close("server shutting down")
+                    session.close("server shutting down", ws_code=1001)
 
     def open_session(self, transport: TransportName, headers: dict[str, str]) -> EngineSession:
         """Create a session with its handshake packet queued, and start its task."""

@@ -98,8 +98,10 @@ class RealtimeHub:
 
     async def _on_connect(self, sock: Socket) -> None:
         sock.emit("authenticated", {"entityId": sock.data["entityId"], "timestamp": now_ms()})
-        sock.emit("connection_established",
-                  {"message": "Connected to Eliza Socket.IO server", "socketId": sock.sid})
+        sock.emit(
+            "connection_established",
+            {"message": "Connected to Eliza Socket.IO server", "socketId": sock.sid},
+        )
 
     async def _on_disconnect(self, sock: Socket) -> None:
         self._log_filters.pop(sock.sid, None)
@@ -148,17 +150,28 @@ class RealtimeHub:
         channel_id = payload.get("channelId") or payload.get("roomId")
         sender_id = str(payload.get("senderId") or sock.data.get("entityId") or "")
         text = payload.get("message")
-        server_id = (payload.get("messageServerId") or payload.get("serverId")
-                     or payload.get("message_server_id") or payload.get("server_id")
-                     or ids.DEFAULT_SERVER_ID)
-        if not isinstance(channel_id, str) or not ids.is_uuid(sender_id) \
-                or not isinstance(text, str) or not text.strip():
+        server_id = (
+            payload.get("messageServerId")
+            or payload.get("serverId")
+            or payload.get("message_server_id")
+            or payload.get("server_id")
+            or ids.DEFAULT_SERVER_ID
+        )
+        if (
+            not isinstance(channel_id, str)
+            or not ids.is_uuid(sender_id)
+            or not isinstance(text, str)
+            or not text.strip()
+        ):
             error = "channelId, a valid senderId and a non-empty message are required"
             sock.emit("messageError", {"error": error})
             return {"success": False, "error": error}
         metadata = dict(payload.get("metadata") or {})
-        metadata.update(user_display_name=payload.get("senderName") or "User",
-                        socket_id=sock.sid, messageServerId=server_id)
+        metadata.update(
+            user_display_name=payload.get("senderName") or "User",
+            socket_id=sock.sid,
+            messageServerId=server_id,
+        )
         if payload.get("attachments"):
             metadata["attachments"] = payload["attachments"]
         client_id = payload.get("messageId")
@@ -177,8 +190,9 @@ class RealtimeHub:
             sock.emit("messageError", {"error": exc.message})
             return {"success": False, "error": exc.message}
         self.sio.enter_room(sock.sid, channel_id)
-        sock.emit("messageBroadcast", {**broadcast_payload(posted.struct),
-                                       "clientMessageId": client_id})
+        sock.emit(
+            "messageBroadcast", {**broadcast_payload(posted.struct), "clientMessageId": client_id}
+        )
         ack = {
             "clientMessageId": client_id,
             "messageId": posted.message["id"],
@@ -212,50 +226,79 @@ class RealtimeHub:
         if isinstance(event, NewMessage):
             msg = event.message
             sender_sid = (msg.get("metadata") or {}).get("socket_id")
-            emit("messageBroadcast", broadcast_payload(msg), room=msg["channel_id"],
-                 skip_sid=sender_sid if isinstance(sender_sid, str) else None)
+            emit(
+                "messageBroadcast",
+                broadcast_payload(msg),
+                room=msg["channel_id"],
+                skip_sid=sender_sid if isinstance(sender_sid, str) else None,
+            )
         elif isinstance(event, MessageComplete):
-            emit("messageComplete", {"channelId": event.channel_id, "roomId": event.channel_id,
-                                     "serverId": event.message_server_id,
-                                     "messageServerId": event.message_server_id},
-                 room=event.channel_id)
+            emit(
+                "messageComplete",
+                {
+                    "channelId": event.channel_id,
+                    "roomId": event.channel_id,
+                    "serverId": event.message_server_id,
+                    "messageServerId": event.message_server_id,
+                },
+                room=event.channel_id,
+            )
         elif isinstance(event, MessageStreamChunk):
-            emit("messageStreamChunk", {"messageId": event.message_id, "chunk": event.chunk,
-                                        "index": event.index, "agentId": event.agent_id,
-                                        "channelId": event.channel_id,
-                                        "roomId": event.channel_id},
-                 room=event.channel_id)
+            emit(
+                "messageStreamChunk",
+                {
+                    "messageId": event.message_id,
+                    "chunk": event.chunk,
+                    "index": event.index,
+                    "agentId": event.agent_id,
+                    "channelId": event.channel_id,
+                    "roomId": event.channel_id,
+                },
+                room=event.channel_id,
+            )
         elif isinstance(event, MessageDeleted):
-            emit("messageDeleted", {"messageId": event.message_id,
-                                    "channelId": event.channel_id}, room=event.channel_id)
+            emit(
+                "messageDeleted",
+                {"messageId": event.message_id, "channelId": event.channel_id},
+                room=event.channel_id,
+            )
         elif isinstance(event, ChannelCleared):
             emit("channelCleared", {"channelId": event.channel_id}, room=event.channel_id)
         elif isinstance(event, ChannelDeleted):
             emit("channelDeleted", {"channelId": event.channel_id}, room=event.channel_id)
         elif isinstance(event, ChannelUpdated):
-            emit("channelUpdated", {"channelId": event.channel_id, "updates": event.updates},
-                 room=event.channel_id)
+            emit(
+                "channelUpdated",
+                {"channelId": event.channel_id, "updates": event.updates},
+                room=event.channel_id,
+            )
 
     # -- log streaming ----------------------------------------------------------------------
 
     async def _on_subscribe_logs(self, sock: Socket, *_: Any) -> None:
         self._log_filters[sock.sid] = {}
-        sock.emit("log_subscription_confirmed",
-                  {"subscribed": True, "message": "Successfully subscribed to log stream"})
+        sock.emit(
+            "log_subscription_confirmed",
+            {"subscribed": True, "message": "Successfully subscribed to log stream"},
+        )
 
     async def _on_unsubscribe_logs(self, sock: Socket, *_: Any) -> None:
         self._log_filters.pop(sock.sid, None)
-        sock.emit("log_subscription_confirmed",
-                  {"subscribed": False, "message": "Successfully unsubscribed from log stream"})
+        sock.emit(
+            "log_subscription_confirmed",
+            {"subscribed": False, "message": "Successfully unsubscribed from log stream"},
+        )
 
     async def _on_update_log_filters(self, sock: Socket, filters: Any = None, *_: Any) -> None:
         if sock.sid not in self._log_filters:
-            sock.emit("log_filters_updated",
-                      {"success": False, "error": "Not subscribed to log stream"})
+            sock.emit(
+                "log_filters_updated", {"success": False, "error": "Not subscribed to log stream"}
+            )
             return
         if isinstance(filters, dict):
             self._log_filters[sock.sid].update(
-                {k: v for k, v in filters.items() if k in ("agentName", "level")})
+                {k: v for k, v in filters.items() if k in ("agentName", "level")}
+            )
         sock.emit("log_filters_updated", {"success": True, "filters": self._log_filters[sock.sid]})
 
     def _on_log_entry(self, entry: dict[str, Any]) -> None:
@@ -297,8 +340,9 @@ def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": msg["id"],
         "senderId": msg["author_id"],
-        "senderName": sender_name or msg.get("author_display_name") or (
-            "Agent" if agent else "User"),
+        "senderName": sender_name
+        or msg.get("author_display_name")
+        or ("Agent" if agent else "User"),
         "text": msg["content"],
         "channelId": msg["channel_id"],
         "roomId": msg["channel_id"],

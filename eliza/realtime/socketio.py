@@ -200,7 +200,8 @@ class SocketIOServer:
         """Own every session's task (heartbeats, handlers) until cancelled.
 
         On cancellation every session is closed: pending polls get a close packet, websockets
-        a close frame, and `on_disconnect` runs for each connected socket.
+        still open a close frame (1001), and `on_disconnect` runs for each connected socket.
+        (hypercorn drops its open connections before it cancels the lifespan nursery.)
         """
         await self._engine.run(task_status=task_status)
 
@@ -219,7 +220,8 @@ class SocketIOServer:
         Synchronous and never blocking: the packet is encoded once (a non-JSON argument
         raises here) and queued to each target; a target whose outbox is full is
         disconnected instead. Unknown sids and empty rooms are ignored (a socket may have
-        just left). `skip_sid` excludes one socket, typically the sender.
+        just left). `skip_sid` excludes one socket, typically the sender. Call it from the
+        trio thread (from a worker thread, through `trio.from_thread.run_sync`).
         """
         if to is not None and room is not None:
             raise ValueError("pass either to= or room=, not both")

@@ -1,7 +1,7 @@
 """Engine.IO v4 transports on Quart: HTTP long-polling, websocket, and the upgrade between them.
 
-Request checks and error answers follow engine.io's `Server.verify`: HTTP 400 (403 for
-FORBIDDEN) with `{"code": N, "message": ...}`. Polling responses carry engine.io's CORS
+Request checks and error answers follow engine.io's `Server.verify`: HTTP 400 with
+`{"code": N, "message": ...}`. Polling responses carry engine.io's CORS
 headers. A websocket handler's client disconnect arrives as `trio.Cancelled` under
 quart-trio, so session cleanup sits in `finally` blocks and stays synchronous.
 """
@@ -33,13 +33,13 @@ _TRANSPORTS: Final[frozenset[str]] = frozenset({"polling", "websocket"})
 
 
 class EngineError(IntEnum):
-    """engine.io's error codes (`Server.errors`)."""
+    """engine.io's error codes (`Server.errors`); FORBIDDEN (4, from `allowRequest`) has no
+    counterpart here."""
 
     UNKNOWN_TRANSPORT = 0
     UNKNOWN_SID = 1
     BAD_HANDSHAKE_METHOD = 2
     BAD_REQUEST = 3
-    FORBIDDEN = 4
     UNSUPPORTED_PROTOCOL_VERSION = 5
 
 
@@ -48,15 +48,13 @@ _MESSAGES: Final = {
     EngineError.UNKNOWN_SID: "Session ID unknown",
     EngineError.BAD_HANDSHAKE_METHOD: "Bad handshake method",
     EngineError.BAD_REQUEST: "Bad request",
-    EngineError.FORBIDDEN: "Forbidden",
     EngineError.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
 }
 
 
 def error_response(code: EngineError) -> Response:
     body = dumps({"code": int(code), "message": _MESSAGES[code]})
-    status = 403 if code is EngineError.FORBIDDEN else 400
-    return Response(body, status=status, content_type="application/json")
+    return Response(body, status=400, content_type="application/json")
 
 
 def _unavailable() -> Response:
@@ -139,28 +137,38 @@ class Transports:
     # -- HTTP long-polling -------------------------------------------------------------------
 
     async def _polling_view(self) -> Response:
+        response = await self._polling_response()
+        if request.method == "POST" and response.status_code >= 400:
+            # An error may leave the body unread; hypercorn would then stall the next request
+            # on this connection behind the unread bytes, so the connection is not reused.
+            response.headers["Connection"] = "close"
+        return self._cors(response)
+
+    async def _polling_response(self) -> Response:
         if request.method == "OPTIONS":
             response = Response("", status=204)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             requested = request.headers.get("Access-Control-Request-Headers")
             if requested:
                 response.headers["Access-Control-Allow-Headers"] = requested
-            return self._cors(response)
+            return response
         error = self._verify(request.args, request.method, upgrade=False)
         if error is not None:
-            return self._cors(error_response(error))
+            return error_response(error)
         sid = request.args.get("sid")
         if sid is None:
             try:
                 session = self._engine.open_session("polling", _header_dict(request.headers))
             except NotRunningError:
-                return self._cors(_unavailable())
+                return _unavailable()
             # The handshake answer is the poll that collects the queued open packet.
-            return self._cors(await self._poll(session))
+            return await self._poll(session)
         session = self._engine.sessions[sid]
         if request.method == "GET":
-            return self._cors(await self._poll(session))
-        return self._cors(await self._post(session))
+            return await self._poll(session)
+        if request.method == "POST":
+            return await self._post(session)
+        return error_response(EngineError.BAD_REQUEST)  # HEAD, which Quart adds to GET routes
 
     async def _poll(self, session: EngineSession) -> Response:
         if session.poll_busy:
@@ -194,13 +202,13 @@ class Transports:
             session.post_busy = False
 
     async def _receive_post(self, session: EngineSession) -> Response:
-        if request.mimetype == "application/octet-stream":
-            session.close("binary payloads are not supported")
-            return error_response(EngineError.BAD_REQUEST)
         body = await self._read_body()
         if body is None:
             session.close("payload too large")
             return _text("", 413)
+        if request.mimetype == "application/octet-stream":
+            session.close("binary payloads are not supported")
+            return error_response(EngineError.BAD_REQUEST)
         try:
             packets = decode_payload(body.decode("utf-8"))
         except (UnicodeDecodeError, ProtocolError) as exc:

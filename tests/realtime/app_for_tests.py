@@ -23,7 +23,7 @@ from eliza.realtime import AuthError, Socket, SocketIOServer
 async def authenticate(auth: dict[str, Any] | None, headers: Mapping[str, str]) -> dict[str, Any]:
     if not auth or auth.get("token") != "secret":
         raise AuthError("Valid token required")
-    return {"user": auth.get("user"), "user_agent": headers.get("user-agent", "")}
+    return {"user": auth.get("user"), "x_test": headers.get("x-test")}
 
 
 # Handler tracebacks land in the server log, which the tests inspect.
@@ -41,17 +41,21 @@ sio.register(app)
 
 connects: list[str] = []
 disconnects: list[str] = []
+sockets: dict[str, Socket] = {}
 
 
 @sio.on_connect
 async def on_connect(sock: Socket) -> None:
     connects.append(sock.sid)
+    sockets[sock.sid] = sock
     sock.emit("welcome", {"sid": sock.sid, "user": sock.data["user"]})
 
 
 @sio.on_disconnect
 async def on_disconnect(sock: Socket) -> None:
     disconnects.append(sock.sid)
+    del sockets[sock.sid]
+    logging.getLogger("app_for_tests").info("on_disconnect %s", sock.sid)
 
 
 @sio.on("echo")
@@ -82,9 +86,24 @@ async def boom(sock: Socket) -> None:
     raise RuntimeError("boom (expected by the tests)")
 
 
+@sio.on("kick")
+async def kick(sock: Socket, sid: str) -> bool:
+    """Disconnect a socket from the server side; acks whether it is still connected."""
+    target = sockets[sid]
+    await target.disconnect()
+    return target.connected
+
+
 @sio.on("whoami")
 async def whoami(sock: Socket) -> dict[str, Any]:
-    return {"sid": sock.sid, "eio_sid": sock.eio_sid, "transport": sock.transport, **sock.data}
+    return {
+        "sid": sock.sid,
+        "eio_sid": sock.eio_sid,
+        "transport": sock.transport,
+        "rooms": sorted(sio.rooms(sock.sid)),
+        "connected": sock.connected,
+        **sock.data,
+    }
 
 
 @app.get("/test/stats")
@@ -108,12 +127,13 @@ async def flood() -> dict[str, Any]:
     room = request.args["room"]
     count = int(request.args.get("n", "100"))
     burst = int(request.args.get("burst", "16"))
+    pause = float(request.args.get("pause", "0.005"))
     payload = "x" * int(request.args.get("size", "10"))
     started = trio.current_time()
     for i in range(count):
         sio.emit("flood", i, payload, room=room)
         if i % burst == burst - 1:
-            await trio.sleep(0.005)
+            await trio.sleep(pause)
     return {"sent": count, "seconds": trio.current_time() - started}
 
 

@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +28,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class LiveServer:
     url: str  # http://127.0.0.1:<port>
     log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> int:
+        """SIGTERM to the hypercorn master (it stops its worker gracefully); the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
 
     @property
     def ws_url(self) -> str:
@@ -39,11 +53,16 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         response = httpx.get(f"{self.url}/test/stats", timeout=5)
         response.raise_for_status()
-        data: dict[str, object] = response.json()
+        data: dict[str, Any] = response.json()
         return data
+
+    def disconnects(self) -> list[str]:
+        """Socket.IO sids seen by the app's on_disconnect hook, in order."""
+        sids: list[str] = self.stats()["disconnects"]
+        return sids
 
 
 def _free_port() -> int:
@@ -53,11 +72,13 @@ def _free_port() -> int:
         return port
 
 
-def _start_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveServer]:
+@contextmanager
+def run_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveServer]:
+    """Start hypercorn with the test app, wait until it answers, stop it on exit."""
     port = _free_port()
     log_path = tmp / f"{name}.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -75,11 +96,11 @@ def _start_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveSer
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", log_path, process)
     try:
         deadline = time.monotonic() + 20
         while True:
-            if proc.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(f"hypercorn exited early:\n{server.log()}")
             try:
                 if httpx.get(f"{server.url}/test/stats", timeout=1).status_code == 200:
@@ -91,22 +112,19 @@ def _start_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveSer
             time.sleep(0.1)
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Default heartbeat (25 s / 20 s); outbox of 64 packets so slow consumers trip quickly."""
-    yield from _start_server(tmp_path_factory.mktemp("rt"), "default", {"RT_OUTBOX_SIZE": "64"})
+    with run_server(tmp_path_factory.mktemp("rt"), "default", {"RT_OUTBOX_SIZE": "64"}) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")
 def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Fast heartbeat (0.4 s / 0.4 s) and a 1 kB maxPayload."""
     env = {"RT_PING_INTERVAL": "0.4", "RT_PING_TIMEOUT": "0.4", "RT_MAX_PAYLOAD": "1000"}
-    yield from _start_server(tmp_path_factory.mktemp("rt"), "fast", env)
+    with run_server(tmp_path_factory.mktemp("rt"), "fast", env) as live:
+        yield live

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from .conftest import LiveServer
 
 AUTH = {"token": "secret", "user": "raw"}
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll a condition on the server (another process: there is no event to wait on)."""
+    with trio.fail_after(5):
+        while not condition():  # noqa: ASYNC110
+            await trio.sleep(0.05)
+
+
+async def wait_disconnected(server: LiveServer, sid: str) -> None:
+    """Until the server's on_disconnect hook has seen this Socket.IO sid."""
+    await wait_until(lambda: sid in server.disconnects())
 
 
 def parse_open(text: str) -> dict[str, Any]:
@@ -63,21 +77,54 @@ class Polling:
 
 @asynccontextmanager
 async def open_polling(server: LiveServer) -> AsyncIterator[Polling]:
+    """A polling session, closed at the end (a close packet) unless the server closed it."""
     async with httpx.AsyncClient(timeout=10) as client:
-        yield await Polling(client, server).open()
+        polling = await Polling(client, server).open()
+        try:
+            yield polling
+        finally:
+            # The server may be gone already (shutdown test): then there is nothing to close.
+            with contextlib.suppress(httpx.TransportError):
+                await client.post(polling.url, content=b"1")
 
 
 @asynccontextmanager
 async def open_raw_websocket(
-    server: LiveServer, *, sid: str | None = None, message_queue_size: int = 64
+    server: LiveServer,
+    *,
+    sid: str | None = None,
+    message_queue_size: int = 64,
+    disconnect_timeout: float = 2,
 ) -> AsyncIterator[WebSocketConnection]:
-    async with open_websocket_url(
-        server.eio_url("websocket", sid, ws=True),
-        connect_timeout=5,
-        disconnect_timeout=2,
-        message_queue_size=message_queue_size,
-    ) as ws:
-        yield ws
+    connection: WebSocketConnection | None = None
+    try:
+        async with open_websocket_url(
+            server.eio_url("websocket", sid, ws=True),
+            connect_timeout=5,
+            disconnect_timeout=disconnect_timeout,
+            message_queue_size=message_queue_size,
+        ) as connection:
+            yield connection
+    finally:
+        if connection is not None:
+            # trio-websocket 0.12 never closes its socket when the server closed first
+            # (ResourceWarning); closing a trio stream twice is harmless.
+            await connection._stream.aclose()
+
+
+async def websocket_rejection(server: LiveServer, sid: str) -> httpx.Response:
+    """A websocket upgrade request sent with httpx, to read the server's refusal.
+
+    (trio-websocket 0.12 leaks its socket when an upgrade is rejected.)
+    """
+    headers = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.get(server.eio_url("websocket", sid), headers=headers)
 
 
 async def ws_connect_socketio(ws: WebSocketConnection, auth: dict[str, Any] | None = None) -> str:

@@ -99,7 +99,10 @@ def test_open_packet_shape() -> None:
         ('2["n",1.5,null,true]', SocketPacket(S.EVENT, ["n", 1.5, None, True])),
         ("37[]", SocketPacket(S.ACK, [], id=7)),
         ('3123["ok",2]', SocketPacket(S.ACK, ["ok", 2], id=123)),
-        ('4{"message":"Invalid namespace"}', SocketPacket(S.CONNECT_ERROR, {"message": "Invalid namespace"})),
+        (
+            '4{"message":"Invalid namespace"}',
+            SocketPacket(S.CONNECT_ERROR, {"message": "Invalid namespace"}),
+        ),
         ('4/x,{"message":"m"}', SocketPacket(S.CONNECT_ERROR, {"message": "m"}, nsp="/x")),
     ],
 )
@@ -131,6 +134,7 @@ def test_socket_connect_without_comma_namespace() -> None:
         '2["x",',  # truncated JSON
         '2["x",NaN]',
         '01{"a":1}',  # no ack id on CONNECT
+        "2" + "9" * 5000 + '["x"]',  # an absurd ack id
     ],
 )
 def test_socket_packet_errors(text: str) -> None:
@@ -156,3 +160,16 @@ def test_dumps_is_compact_and_refuses_nan() -> None:
     assert dumps(value) == '{"a":[1,"é"],"b":null}'
     with pytest.raises(ValueError, match="Out of range float"):
         dumps(float("nan"))
+
+
+def test_dumps_escapes_lone_surrogates() -> None:
+    value = decode_socket_packet('2["echo","\\ud83d ok é"]').data
+    text = dumps(value)
+    assert text == '["echo","\\ud83d ok \\u00e9"]'
+    text.encode()  # valid UTF-8 on the wire
+    assert dumps(["é"]) == '["é"]'
+
+
+def test_deeply_nested_json_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        decode_socket_packet("2" + "[" * 100_000 + "]" * 100_000)
