@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+import trio
 from quart import Quart, Response, request
 
 from ..errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -17,6 +18,8 @@ from .ratelimit import RateLimiter
 
 CORS_METHODS = "GET,POST,PUT,DELETE,PATCH,OPTIONS"
 CORS_HEADERS = "Content-Type,Authorization,X-API-KEY,X-Entity-Id,Accept,Idempotency-Key"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_DRAIN_SECONDS = 5.0
 BODY_TYPES = ("application/json", "multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -73,6 +76,21 @@ class Security:
         app.before_request(self.before_request)
         app.after_request(self.after_request)
 
+    async def _finish_body(self, response: Response) -> None:
+        """A response sent before its request body was read (an early 404, 401 or 413) would
+        leave the rest of the body on a kept-alive connection and stall the client's next
+        request on it: drain a small body, and close the connection after a big one."""
+        length = request.content_length
+        if length is None:
+            if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+                response.headers["Connection"] = "close"
+            return
+        if length <= self.settings.max_json_bytes:
+            with trio.move_on_after(BODY_DRAIN_SECONDS):
+                await request.get_data()
+                return
+        response.headers["Connection"] = "close"
+
     def cors_headers(self, origin: str | None) -> dict[str, str]:
         allowed = self.settings.cors_origin
         if allowed and allowed != "*":
@@ -124,6 +142,8 @@ class Security:
 
     async def after_request(self, response: Response) -> Response:
         headers = response.headers
+        if request.method in BODY_METHODS:
+            await self._finish_body(response)
         headers.update(self.headers)
         origin = request.headers.get("Origin")
         if origin is not None or self.settings.cors_origin:

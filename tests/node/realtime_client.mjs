@@ -29,20 +29,20 @@ const connect = (socket) =>
 
 async function main() {
   const alice = io(url, options);
+  // The engine is created synchronously with its first transport; the upgrade (if any)
+  // may complete before or after the Socket.IO connect.
+  const result = { initialTransport: alice.io.engine.transport.name };
+  const upgraded = new Promise((resolve) =>
+    alice.io.engine.once('upgrade', (transport) => resolve(transport.name)),
+  );
   const bob = io(url, { ...options, auth: { token: 'secret', user: 'bob' } });
   const welcome = new Promise((resolve) => alice.once('welcome', resolve));
   const aliceBroadcasts = [];
   alice.on('broadcast', (data) => aliceBroadcasts.push(data));
   await Promise.all([connect(alice), connect(bob)]);
 
-  const result = { initialTransport: alice.io.engine.transport.name };
   result.welcome = await withTimeout(welcome, 'welcome');
-  if (mode !== 'websocket' && alice.io.engine.transport.name !== 'websocket') {
-    await withTimeout(
-      new Promise((resolve) => alice.io.engine.once('upgrade', resolve)),
-      'upgrade',
-    );
-  }
+  if (mode !== 'websocket') result.upgradedTo = await withTimeout(upgraded, 'upgrade');
   result.transport = alice.io.engine.transport.name;
   result.sid = alice.id;
   result.eioSid = alice.io.engine.id;

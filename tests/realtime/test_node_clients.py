@@ -6,37 +6,18 @@ only: connect with auth, acks, a room broadcast, the upgrade, connect errors.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import REPO_ROOT, LiveServer
+from conftest import run_node as run_node_script
 
-NODE_DIR = REPO_ROOT / "tests" / "node"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(
-    NODE is None or not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-    reason="node and tests/node/node_modules/socket.io-client are needed",
-)
+from .conftest import LiveServer
 
 
 def run_node(script: str, *args: str) -> dict[str, Any]:
-    assert NODE is not None
-    completed = subprocess.run(
-        [NODE, str(Path(NODE_DIR, script)), *args],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert completed.returncode == 0, (completed.stdout, completed.stderr)
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    """Run a tests/node script (the root helper installs the pinned clients first)."""
+    result: dict[str, Any] = run_node_script(script, *args, timeout=30)
     return result
 
 
@@ -44,7 +25,11 @@ def run_node(script: str, *args: str) -> dict[str, Any]:
 def test_socket_io_client(server: LiveServer, mode: str) -> None:
     result = run_node("realtime_client.mjs", server.url, mode)
     # Default transports start on polling and really upgrade.
-    assert result["initialTransport"] == ("polling" if mode == "default" else "websocket")
+    if mode == "default":
+        assert result["initialTransport"] == "polling"
+        assert result["upgradedTo"] == "websocket"
+    else:
+        assert result["initialTransport"] == "websocket"
     assert result["transport"] == "websocket"
     assert result["whoami"]["transport"] == "websocket"
     assert result["welcome"] == {"sid": result["sid"], "user": "node"}

@@ -108,7 +108,7 @@ def test_slow_handler_stalls_only_its_own_socket(server: LiveServer) -> None:
         started = time.monotonic()
         slow.emit("slow", 1.0)
         assert fast.call("echo", "quick", timeout=5) == "quick"
-        assert time.monotonic() - started < 0.5  # other sockets are not stalled
+        assert time.monotonic() - started < 0.8  # other sockets are not stalled
         assert slow.call("echo", "after", timeout=5) == "after"
         assert time.monotonic() - started >= 1.0  # events of one socket run in order
 
