@@ -35,6 +35,10 @@ def _agent_json(record: AgentRecord) -> dict[str, Any]:
     )
     if error:
         view["lastError"] = error
+    if runtime is not None and runtime.embeddings is not None:
+        indexer = runtime.embeddings
+        view["embeddings"] = {"model": indexer.model, "stored": indexer.stored,
+                              "failures": indexer.failures, "lastError": indexer.last_error}
     return view
 
 

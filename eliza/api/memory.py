@@ -93,8 +93,12 @@ async def update_memory(agent_id: str, memory_id: str) -> Any:
         raise BadRequest("metadata must be an object")
     if "createdAt" in patch and not isinstance(patch["createdAt"], int):
         del patch["createdAt"]
-    if not await server().store.write(mq.update_memory, agent_id, memory_id, patch):
+    srv = server()
+    if not await srv.store.write(mq.update_memory, agent_id, memory_id, patch):
         raise NotFound("Memory not found")
+    runtime = srv.agents.runtime(agent_id)
+    if runtime is not None and runtime.embeddings is not None:
+        runtime.embeddings.wake()  # an edited text is owed a new vector
     return ok({"id": memory_id, "message": "Memory updated successfully"})
 
 

@@ -1,20 +1,27 @@
-"""Text search routes (FTS5, see `eliza.store.search`).
+"""Search routes: text (FTS5), semantic (vectors) or both (see `eliza.runtime.recall`).
 
 - `POST /api/memory/<agentId>/memories/search` (also under `/api/agents`): the agent's
-  memories whose `content.text` matches `{query, roomId?, channelId?, tableName?, limit?,
-  offset?, match?}`. The agent must exist (it need not run: the rows are in the store).
+  memories matching `{query, roomId?, channelId?, tableName?, limit?, offset?, match?, mode?,
+  threshold?}`. The agent must exist; semantic search needs it running with a
+  TEXT_EMBEDDING model (text search reads the store, so a stopped agent's memories are
+  searchable too).
 - `POST /api/messaging/messages/search`: central messages matching `{query, channelId?,
-  limit?, offset?, match?}`, in the message shape of the other messaging routes.
+  authorId?, from?, to?, limit?, offset?, match?, mode?, threshold?}` (the api-client's
+  MessageSearchParams), in the message shape of the other messaging routes.
 
-Each hit carries `score` (higher is more relevant). `match` is `"all"` (default: every term)
-or `"any"`. This is text search: the core keeps no embeddings, so it is what answers when
-no TEXT_EMBEDDING model exists; a `semantic` flag in the body is accepted and ignored.
-The routes are POST, so `/memories/search` never clashes with the GET/PATCH/DELETE
-`/memories/<memoryId>` routes (and `search` is not a UUID anyway).
+`mode` is `auto` (default: hybrid when semantic search is available, else text), `text`,
+`semantic` or `hybrid`; asking for semantic or hybrid where it is not available is 503
+`EMBEDDING_NOT_AVAILABLE`. Each hit carries `score` (higher is more relevant; its scale
+depends on the mode), semantic hits also `similarity` (cosine, at least `threshold`,
+default 0.1). `match` is `"all"` (default: every term) or `"any"` for the text side. The
+answer's `mode` says which mode ran. The routes are POST, so `/memories/search` never
+clashes with the GET/PATCH/DELETE `/memories/<memoryId>` routes.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint
@@ -22,6 +29,7 @@ from quart import Blueprint
 from .. import ids
 from ..errors import BadRequest
 from ..messaging.shapes import message_json
+from ..runtime import recall
 from ..store import search as sq
 from .common import json_body, ok, server, uuid_param
 
@@ -67,6 +75,40 @@ def _match_all(body: dict[str, Any]) -> bool:
     return bool(match == "all")
 
 
+def _query_of(body: dict[str, Any]) -> recall.Query:
+    mode = body.get("mode")
+    if mode is None and isinstance(body.get("semantic"), bool):  # older clients' flag
+        mode = "semantic" if body["semantic"] else "text"
+    try:
+        search_mode = recall.SearchMode(mode or "auto")
+    except ValueError:
+        raise BadRequest("mode must be one of: auto, text, semantic, hybrid") from None
+    threshold = body.get("threshold", body.get("match_threshold", recall.DEFAULT_THRESHOLD))
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
+        math.isfinite(threshold) and -1 <= threshold <= 1
+    ):
+        raise BadRequest("threshold must be a number between -1 and 1")
+    return recall.Query(text=_query(body), page=_page(body), match_all=_match_all(body),
+                        mode=search_mode, threshold=float(threshold))
+
+
+def _time(body: dict[str, Any], key: str) -> int | None:
+    """`from`/`to` as epoch ms, or an ISO date (the api-client sends `Date` as ISO)."""
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value)
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    raise BadRequest(f"{key} must be a date (ISO 8601) or epoch milliseconds")
+
+
 def _optional_id(body: dict[str, Any], key: str, what: str) -> str | None:
     value = body.get(key)
     if value is None or value == "":
@@ -80,7 +122,7 @@ def _optional_id(body: dict[str, Any], key: str, what: str) -> str | None:
 async def search_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
-    query = _query(body)
+    query = _query_of(body)
     srv = server()
     srv.agents.get(agent_id)  # 404 AGENT_NOT_FOUND
     channel_id = _optional_id(body, "channelId", "channel")
@@ -91,26 +133,22 @@ async def search_memories(agent_id: str) -> Any:
     table = body.get("tableName")
     if table is not None and not isinstance(table, str):
         raise BadRequest("tableName must be a string")
-    page = _page(body)
-    match_all = _match_all(body)
-    memories = await srv.store.read(
-        lambda db: sq.search_memories(db, agent_id, query, room_id=room_id, table=table or None,
-                                      page=page, match_all=match_all)
-    )
-    return ok({"memories": memories})
+    memories, mode = await recall.search_memories(srv, agent_id, query, room_id=room_id,
+                                                  table=table or None)
+    return ok({"memories": memories, "mode": mode.value})
 
 
 @messages_bp.post("/messages/search")
 async def search_messages() -> Any:
     body = await json_body()
-    query = _query(body)
-    channel_id = _optional_id(body, "channelId", "channel")
-    page = _page(body)
-    match_all = _match_all(body)
-    hits = await server().store.read(
-        lambda db: sq.search_messages(db, query, channel_id=channel_id, page=page,
-                                      match_all=match_all)
+    query = _query_of(body)
+    where = sq.MessageFilter(
+        channel_id=_optional_id(body, "channelId", "channel"),
+        author_id=_optional_id(body, "authorId", "author"),
+        since=_time(body, "from"),
+        until=_time(body, "to"),
     )
+    hits, mode = await recall.search_messages(server(), query, where)
     messages = [{**message_json(row, server_id), "score": score}
                 for row, server_id, score in hits]
-    return ok({"messages": messages})
+    return ok({"messages": messages, "mode": mode.value})

@@ -78,3 +78,16 @@ class AgentsService(Service):
     async def message_servers(self, agent_id: str) -> builtins.list[JSONObject]:
         data = await self._http.get(f"/api/messaging/agents/{agent_id}/message-servers")
         return cast("builtins.list[JSONObject]", data["messageServers"])
+
+    async def search_memories(
+        self, agent_id: str, query: str, *, mode: str = "auto", channel_id: str | None = None,
+        room_id: str | None = None, table: str | None = None, limit: int = 20, offset: int = 0,
+    ) -> builtins.list[JSONObject]:
+        """The agent's memories matching `query`, best first, each with `score` (and
+        `similarity` for semantic hits). `mode`: auto, text, semantic or hybrid."""
+        body = {"query": query, "mode": mode, "channelId": channel_id, "roomId": room_id,
+                "tableName": table, "limit": limit, "offset": offset}
+        data = await self._http.post(
+            f"/api/memory/{agent_id}/memories/search",
+            {key: value for key, value in body.items() if value is not None})
+        return cast("builtins.list[JSONObject]", data["memories"])

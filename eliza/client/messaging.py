@@ -139,6 +139,20 @@ class MessagingService(Service):
             "limit": limit, "before": to_ms(before), "after": to_ms(after)})
         return cast("list[Message]", data["messages"])
 
+    async def search(
+        self, query: str, *, mode: str = "auto", channel_id: str | None = None,
+        author_id: str | None = None, since: Cursor = None, until: Cursor = None,
+        limit: int = 20, offset: int = 0,
+    ) -> list[Message]:
+        """Messages matching `query`, best first, each with `score`. `mode`: auto, text,
+        semantic or hybrid; `since`/`until` bound `createdAt` (inclusive)."""
+        body = {"query": query, "mode": mode, "channelId": channel_id, "authorId": author_id,
+                "from": to_ms(since), "to": to_ms(until), "limit": limit, "offset": offset}
+        data = await self._http.post(
+            "/api/messaging/messages/search",
+            {key: value for key, value in body.items() if value is not None})
+        return cast("list[Message]", data["messages"])
+
     async def wait_for_reply(
         self, channel_id: str, to: Message, *, within: float = 10.0, poll: float = 0.05
     ) -> Message:

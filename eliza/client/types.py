@@ -49,6 +49,7 @@ class Message(TypedDict, total=False):
     createdAt: str
     updatedAt: str
     created_at: int
+    score: float  # search hits only: higher is more relevant
 
 
 class Session(TypedDict, total=False):

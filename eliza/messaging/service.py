@@ -18,6 +18,7 @@ from .. import ids
 from ..bus import MessageComplete, MessageDeleted, MessageStreamChunk, NewMessage
 from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..logs import now_ms
+from ..media.urls import attachments_to_urls
 from ..store import message_servers as sq
 from ..store import messaging as mq
 from .channels import ChannelOps, auto_channel
@@ -82,7 +83,9 @@ class MessagingService(ChannelOps):
         server_id = _uuid(message_server_id or ids.DEFAULT_SERVER_ID, "message_server_id")
         if metadata is not None and not isinstance(metadata, dict):
             raise BadRequest("metadata must be an object")
-        meta = dict(metadata or {})
+        meta = self._with_media_urls(dict(metadata or {}))
+        if isinstance(raw_message, dict):
+            raw_message = self._with_media_urls(dict(raw_message))
         now = now_ms()
         row = {
             "id": message_id or ids.new_uuid(),
@@ -122,6 +125,15 @@ class MessagingService(ChannelOps):
                 self.server.bus.publish(NewMessage(struct))
         return Posted(message_json(stored, channel["message_server_id"]), struct, created,
                       channel)
+
+    def _with_media_urls(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """Attachments that are paths of stored media become their `/media/...` URLs
+        (reference §4.6) before the message is stored, so no client, broadcast or agent
+        ever sees a server path."""
+        if holder.get("attachments"):
+            holder["attachments"] = attachments_to_urls(holder["attachments"],
+                                                        self.server.settings)
+        return holder
 
     # -- reading ------------------------------------------------------------------------
 
@@ -175,6 +187,8 @@ class MessagingService(ChannelOps):
     async def update_message(self, message_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         """Patch a message (None keeps a field). No bus event: ElizaOS emits none either."""
         message_id = _uuid(message_id, "message id")
+        patch = {key: self._with_media_urls(dict(value)) if key in ("metadata", "raw_message")
+                 and isinstance(value, dict) else value for key, value in patch.items()}
         row = await self.server.store.write(mq.update_message, message_id, patch, now_ms())
         if row is None:
             raise NotFound("Message not found")

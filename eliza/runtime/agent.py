@@ -14,6 +14,7 @@ import trio
 
 from ..bus import Event, Subscription
 from ..errors import ModelNotAvailable
+from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class AgentRuntime:
         self.stats = TurnStats()
         self._inbox: Subscription | None = None
         self.stopping = False
+        # Gives the agent's memories their vectors, when it has a TEXT_EMBEDDING model.
+        self.embeddings = EmbeddingIndexer.for_runtime(self)
         self.log = logging.LoggerAdapter(
             log, {"agent_name": self.name, "agent_id": agent_id}
         )
@@ -139,11 +142,19 @@ class AgentRuntime:
             self.open_inbox()
         inbox = self._inbox
         assert inbox is not None
-        with inbox:
-            async for event in inbox:
-                if self.stopping:  # events still queued when the stop came are dropped
-                    break
-                await self.run_turn(event)
+        async with trio.open_nursery() as nursery:
+            if self.embeddings is not None:
+                nursery.start_soon(self.embeddings.run)
+            else:
+                await EmbeddingIndexer.release(self)
+            with inbox:
+                async for event in inbox:
+                    if self.stopping:  # events still queued when the stop came are dropped
+                        break
+                    await self.run_turn(event)
+                    if self.embeddings is not None:
+                        self.embeddings.wake()
+            nursery.cancel_scope.cancel()
         self._inbox = None
         if inbox.overflowed and not self.stopping:
             raise RuntimeError(f"agent {self.name} fell behind its inbox")

@@ -4,13 +4,19 @@ One connection writes (serialised by a CapacityLimiter(1)); a second one reads, 
 write never blocks readers (WAL mode). The connections are opened with
 `check_same_thread=False` because trio's thread pool does not pin a limiter to one thread;
 the limiters guarantee each connection is used by one thread at a time.
+
+The driver is `pysqlite3` when it is installed (sqlite-utils prefers it too): this Python's
+own `sqlite3` cannot load extensions, and the vector index (sqlite-vec, `eliza.store.vectors`)
+is an extension. Without it the store works the same, with no vector search.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import importlib
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import ParamSpec, TypeVar
 
 import trio
@@ -20,13 +26,46 @@ from sqlite_utils.migrations import Migrations
 T = TypeVar("T")
 P = ParamSpec("P")
 
+log = logging.getLogger(__name__)
 
-def _connect(path: Path) -> Database:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+
+def _driver() -> ModuleType:
+    try:
+        return importlib.import_module("pysqlite3.dbapi2")
+    except ImportError:
+        return importlib.import_module("sqlite3")
+
+
+sqlite = _driver()
+
+
+def _load_vec(conn: object) -> bool:
+    """Load sqlite-vec into `conn`; False when the driver or the package cannot."""
+    try:
+        import sqlite_vec
+    except ImportError:
+        return False
+    enable = getattr(conn, "enable_load_extension", None)
+    if enable is None:
+        return False
+    try:
+        enable(True)
+        sqlite_vec.load(conn)
+    except sqlite.Error as exc:
+        log.warning("sqlite-vec did not load (%s): vector search is off", exc)
+        return False
+    finally:
+        enable(False)
+    return True
+
+
+def _connect(path: Path) -> tuple[Database, bool]:
+    conn = sqlite.connect(path, check_same_thread=False, isolation_level=None)
+    vectors = _load_vec(conn)
     db = Database(conn, execute_plugins=False)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 5000")
-    return db
+    return db, vectors
 
 
 class Store:
@@ -38,17 +77,29 @@ class Store:
         self._reader: Database | None = None
         self._write_limiter = trio.CapacityLimiter(1)
         self._read_limiter = trio.CapacityLimiter(1)
+        # True when sqlite-vec is loaded on both connections (semantic search can run).
+        self.vectors = False
 
     def open_sync(self, migrations: Iterable[Migrations]) -> None:
         """Open both connections and apply pending migrations (blocking; run it in a thread)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = _connect(self.path)
+        writer, vectors = _connect(self.path)
         writer.enable_wal()
         writer.execute("PRAGMA synchronous = NORMAL")
+        if not vectors and _has_vector_tables(writer):
+            writer.conn.close()
+            raise RuntimeError(
+                f"{self.path} has vector indexes but sqlite-vec cannot be loaded here:"
+                " pip install sqlite-vec pysqlite3-binary"
+            )
         for migration_set in migrations:
             migration_set.apply(writer)
         self._writer = writer
-        self._reader = _connect(self.path)
+        self._reader, _ = _connect(self.path)
+        self.vectors = vectors
+        if not vectors:
+            log.info("sqlite-vec is not loaded: search is text only"
+                     " (pip install sqlite-vec pysqlite3-binary)")
 
     async def open(self, migrations: Iterable[Migrations]) -> None:
         await trio.to_thread.run_sync(self.open_sync, list(migrations))
@@ -84,3 +135,9 @@ class Store:
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(db, *args)` on the reader connection."""
         return await trio.to_thread.run_sync(fn, self.reader, *args, limiter=self._read_limiter)
+
+
+def _has_vector_tables(db: Database) -> bool:
+    # Their delete triggers need the extension: without it no memory could be deleted.
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND sql LIKE '%USING vec0%'"
+    return bool(list(db.query(sql)))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from .servers import iso
+from .vectors import embeddings_of
 
 MEMORY_COLUMNS = "id, type, created_at, content, entity_id, agent_id, room_id, world_id, " \
     '"unique", metadata'
@@ -29,17 +30,26 @@ def _dump(value: Any) -> str | None:
 # -- memories -------------------------------------------------------------------------------
 
 
-def memory_json(row: dict[str, Any], include_embedding: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def memory_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
         "id": row["id"], "type": row["type"], "createdAt": row["created_at"],
         "content": _load(row["content"], {}), "entityId": row["entity_id"],
         "agentId": row["agent_id"], "roomId": row["room_id"], "unique": bool(row["unique"]),
         "metadata": _load(row["metadata"], {}),
     }
+
+
+def _memories_json(
+    db: Database, agent_id: str, rows: Iterable[dict[str, Any]], include_embedding: bool
+) -> list[dict[str, Any]]:
+    """Memory JSON; with `include_embedding`, each carries its stored vector (null when the
+    agent has no embedding model or the memory is not embedded yet)."""
+    memories = [memory_json(row) for row in rows]
     if include_embedding:
-        # The core schema stores no vectors (an embedding plugin keeps its own table).
-        out["embedding"] = None
-    return out
+        vectors = embeddings_of(db, agent_id, [m["id"] for m in memories])
+        for memory in memories:
+            memory["embedding"] = vectors.get(memory["id"])
+    return memories
 
 
 def list_memories(
@@ -52,7 +62,7 @@ def list_memories(
         sql += " AND room_id = ?"
         args.append(room_id)
     sql += " ORDER BY created_at DESC, rowid DESC"
-    return [memory_json(row, include_embedding) for row in db.query(sql, args)]
+    return _memories_json(db, agent_id, db.query(sql, args), include_embedding)
 
 
 def room_memories(
@@ -65,7 +75,7 @@ def room_memories(
         " AND created_at < ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
         [agent_id, room_id, table, before, limit],
     )
-    return [memory_json(row, include_embedding) for row in rows]
+    return _memories_json(db, agent_id, rows, include_embedding)
 
 
 def update_memory(db: Database, agent_id: str, memory_id: str, patch: dict[str, Any]) -> bool:

@@ -278,3 +278,44 @@ def m004_text_search(db: Database) -> None:
         f"INSERT INTO memories_fts (rowid, text) SELECT rowid, {text.format('memories')}"
         " FROM memories"
     )
+
+
+@core()
+def m005_embedding_queue(db: Database) -> None:
+    """The work list of semantic search (`eliza.store.vectors`).
+
+    `embedding_models` names the agents whose memories get embedded, and with what model;
+    while an agent has a row there, triggers queue each new or edited memory of it in
+    `embedding_queue`, so a memory is never stored without its embedding being owed, even
+    when the server stops before the embedding model answers. The vectors themselves live
+    in sqlite-vec tables created on first use, one per dimension.
+    """
+    db.execute(
+        """CREATE TABLE embedding_models (
+            agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+            model TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE embedding_queue (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            memory_id TEXT NOT NULL UNIQUE,
+            agent_id TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX embedding_queue_agent ON embedding_queue(agent_id, seq)")
+    # A re-queued memory gets a new seq, so an embedding of its old text is not taken as
+    # the embedding of the new one (see vectors.finish).
+    enqueue = """INSERT OR REPLACE INTO embedding_queue (memory_id, agent_id)
+            SELECT new.id, new.agent_id
+            WHERE EXISTS (SELECT 1 FROM embedding_models WHERE agent_id = new.agent_id);"""
+    db.execute(f"CREATE TRIGGER embedding_queue_ai AFTER INSERT ON memories BEGIN {enqueue} END")
+    db.execute(
+        f"CREATE TRIGGER embedding_queue_au AFTER UPDATE OF content ON memories BEGIN {enqueue}"
+        " END"
+    )
+    db.execute(
+        """CREATE TRIGGER embedding_queue_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM embedding_queue WHERE memory_id = old.id;
+        END"""
+    )

@@ -6,8 +6,8 @@ column filters are searched as plain words. A term ending in `*` stays a prefix 
 Terms are ANDed (`match_all`) or ORed. Results are ranked by bm25; `score` is `-bm25`, so
 higher means more relevant.
 
-Semantic (embedding) search is not done here: the core stores no vectors, so text search is
-what the search routes use whenever no TEXT_EMBEDDING model is available.
+Semantic search finds memory ids in the vector index (`eliza.store.vectors`); the loaders
+here (`memories_by_ids`, `messages_of_memories`) turn those hits into rows.
 
 Every function takes the sqlite-utils `Database` first and runs synchronously (call it
 through `Store.read` / `Store.write`).
@@ -15,6 +15,7 @@ through `Store.read` / `Store.write`).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,34 +53,99 @@ class Page:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class MessageFilter:
+    """Which central messages a search may return; `since`/`until` are inclusive epoch ms."""
+
+    channel_id: str | None = None
+    author_id: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions on `central_messages m` (each starting with AND)."""
+        sql, args = "", []
+        for condition, value in (("m.channel_id = ?", self.channel_id),
+                                 ("m.author_id = ?", self.author_id),
+                                 ("m.created_at >= ?", self.since),
+                                 ("m.created_at <= ?", self.until)):
+            if value is not None:
+                sql += f" AND {condition}"
+                args.append(value)
+        return sql, args
+
+
+DEFAULT_PAGE = Page()
+NO_FILTER = MessageFilter()
+MessageHit = tuple[dict[str, Any], str | None, float]
+_MESSAGE_WITH_SERVER = (
+    "SELECT m.*, c.message_server_id AS _server_id{extra} FROM {source}"
+    " LEFT JOIN channels c ON c.id = m.channel_id"
+)
+
+
 def search_messages(
-    db: Database, text: str, *, channel_id: str | None = None, page: Page = Page(),
+    db: Database, text: str, *, where: MessageFilter = NO_FILTER, page: Page = DEFAULT_PAGE,
     match_all: bool = True,
-) -> list[tuple[dict[str, Any], str | None, float]]:
+) -> list[MessageHit]:
     """Matching central messages, best first: (decoded row, its server id, score)."""
     query = fts_query(text, match_all)
     if query is None:
         return []
-    sql = (
-        "SELECT m.*, c.message_server_id AS _server_id,"
-        " bm25(central_messages_fts) AS _rank"
-        " FROM central_messages_fts"
-        " JOIN central_messages m ON m.rowid = central_messages_fts.rowid"
-        " LEFT JOIN channels c ON c.id = m.channel_id"
-        " WHERE central_messages_fts MATCH ?"
-    )
-    args: list[Any] = [query]
-    if channel_id is not None:
-        sql += " AND m.channel_id = ?"
-        args.append(channel_id)
-    sql += " ORDER BY _rank, m.created_at DESC, m.rowid DESC LIMIT ? OFFSET ?"
-    args += [page.limit, page.offset]
-    out: list[tuple[dict[str, Any], str | None, float]] = []
-    for row in db.query(sql, args):
+    sql = _MESSAGE_WITH_SERVER.format(
+        extra=", bm25(central_messages_fts) AS _rank",
+        source="central_messages_fts"
+        " JOIN central_messages m ON m.rowid = central_messages_fts.rowid",
+    ) + " WHERE central_messages_fts MATCH ?"
+    conditions, args = where.where()
+    sql += conditions + " ORDER BY _rank, m.created_at DESC, m.rowid DESC LIMIT ? OFFSET ?"
+    out: list[MessageHit] = []
+    for row in db.query(sql, [query, *args, page.limit, page.offset]):
         server_id = row.pop("_server_id")
         rank = float(row.pop("_rank"))
         out.append((_decode(row, _JSON_MESSAGE), server_id, -rank))
     return out
+
+
+def messages_of_memories(
+    db: Database, hits: list[tuple[str, float]], where: MessageFilter = NO_FILTER
+) -> list[MessageHit]:
+    """The central messages that memory hits remember (`metadata.sourceId`), each once with
+    its best similarity, most similar first, filtered by `where`."""
+    if not hits:
+        return []
+    marks = ", ".join("?" for _ in hits)
+    source_of = dict(db.execute(
+        f"SELECT id, json_extract(metadata, '$.sourceId') FROM memories WHERE id IN ({marks})"
+        " AND json_valid(metadata)", [mid for mid, _ in hits]).fetchall())
+    best: dict[str, float] = {}
+    for memory_id, similarity in hits:
+        source = source_of.get(memory_id)
+        if isinstance(source, str) and similarity > best.get(source, -math.inf):
+            best[source] = similarity
+    if not best:
+        return []
+    conditions, args = where.where()
+    marks = ", ".join("?" for _ in best)
+    sql = _MESSAGE_WITH_SERVER.format(extra="", source="central_messages m")
+    sql += f" WHERE m.id IN ({marks}){conditions}"
+    out: list[MessageHit] = []
+    for row in db.query(sql, [*best, *args]):
+        server_id = row.pop("_server_id")
+        out.append((_decode(row, _JSON_MESSAGE), server_id, best[row["id"]]))
+    out.sort(key=lambda hit: -hit[2])
+    return out
+
+
+def memories_by_ids(db: Database, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """Memory JSON for vector hits, in the hits' order, each with its `similarity`."""
+    if not hits:
+        return []
+    marks = ", ".join("?" for _ in hits)
+    rows = {row["id"]: row for row in db.query(
+        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", [h[0] for h in hits])}
+    return [{**memory_json(rows[mid]), "similarity": similarity}
+            for mid, similarity in hits if mid in rows]
 
 
 def search_memories(

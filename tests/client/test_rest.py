@@ -269,3 +269,34 @@ async def test_unwrapping_rules() -> None:
             if details is not None:
                 assert caught.value.details == details
         await trio.lowlevel.checkpoint()
+
+
+async def test_search_messages_and_memories(live_server: Any) -> None:
+    async with ElizaClient(live_server.url) as client:
+        eliza = await client.agents.find("Eliza")
+        channel = await client.messaging.dm_channel(USER_ID, eliza["id"])
+        posted = await client.messaging.post_message(
+            channel["id"], "My grandmother knitted a purple scarf", author_id=USER_ID,
+            wait=True)
+        other = await client.messaging.post_message(
+            channel["id"], "The purple sunset over the harbour", author_id=USER_ID, wait=True)
+        # Eliza echoes ("Your grandmother knitted..."): authorId keeps the user's own words.
+        hits = await client.messaging.search("scarf", channel_id=channel["id"],
+                                             author_id=USER_ID)
+        assert [m["id"] for m in hits] == [posted.message["id"]]
+        assert hits[0]["score"] > 0
+        both = await client.messaging.search("purple", mode="text", author_id=USER_ID,
+                                             since=posted.message["created_at"])
+        assert {m["id"] for m in both} == {posted.message["id"], other.message["id"]}
+        later = await client.messaging.search("purple", mode="text", author_id=USER_ID,
+                                              since=other.message["created_at"])
+        assert [m["id"] for m in later] == [other.message["id"]]
+        # Eliza has no embedding model: auto is text search, semantic is refused.
+        memories = await client.agents.search_memories(eliza["id"], "scarf",
+                                                       channel_id=channel["id"])
+        texts = [m["content"]["text"] for m in memories]
+        assert "My grandmother knitted a purple scarf" in texts
+        assert all("scarf" in text for text in texts)
+        with pytest.raises(ElizaApiError) as refused:
+            await client.agents.search_memories(eliza["id"], "scarf", mode="semantic")
+        assert (refused.value.code, refused.value.status) == ("EMBEDDING_NOT_AVAILABLE", 503)

@@ -10,7 +10,14 @@ import pytest
 from sqlite_utils import Database
 
 from eliza.store.schema import core, m004_text_search
-from eliza.store.search import Page, fts_query, rebuild_indexes, search_memories, search_messages
+from eliza.store.search import (
+    MessageFilter,
+    Page,
+    fts_query,
+    rebuild_indexes,
+    search_memories,
+    search_messages,
+)
 
 AGENT = "00000000-0000-0000-0000-0000000000a1"
 CHANNEL = "00000000-0000-0000-0000-0000000000c1"
@@ -108,8 +115,9 @@ def test_limit_offset_and_filters(tmp_path: Path) -> None:
     assert len(ids) == 5
     page = [r["id"] for r, _, _ in search_messages(db, "apple", page=Page(limit=2, offset=2))]
     assert page == ids[2:4]
-    assert search_messages(db, "apple", channel_id="00000000-0000-0000-0000-0000000000ff") == []
-    assert len(search_messages(db, "apple", channel_id=CHANNEL)) == 5
+    other = MessageFilter(channel_id="00000000-0000-0000-0000-0000000000ff")
+    assert search_messages(db, "apple", where=other) == []
+    assert len(search_messages(db, "apple", where=MessageFilter(channel_id=CHANNEL))) == 5
     assert len(search_messages(db, "apple banana", match_all=False)) == 5
     assert search_messages(db, "apple banana") == []
     _memory(db, 1, json.dumps({"text": "apple"}))

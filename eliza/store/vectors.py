@@ -1,0 +1,202 @@
+"""The vector index of the agents' memories (sqlite-vec), and its work queue.
+
+An agent whose model registry has TEXT_EMBEDDING is *enrolled* (`enroll`): a row in
+`embedding_models` says which model embeds its memories. From then on the triggers of
+migration m005 queue every new or edited memory of that agent in `embedding_queue`; the
+agent's `EmbeddingIndexer` takes batches (`next_batch`), asks the model, and stores the
+vectors (`finish`). Enrolling also queues the agent's memories that have no vector from that
+model yet, so memories written before (or while the model was failing) catch up.
+
+Vectors live in one vec0 table per dimension, `memory_vectors_<dim>`, created on first use:
+`memory_id` primary key, the agent as partition key (a KNN query reads one agent's vectors
+only), cosine distance, and `model`, `room_id`, `type` as metadata columns so the filters
+run inside the KNN query instead of after it. Triggers on `memories` delete a memory's
+vector with it (cascades included) and drop it when the text is edited.
+
+Every function takes the sqlite-utils `Database` first and runs synchronously (call it
+through `Store.read` / `Store.write`); the vec0 ones need `Store.vectors`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+MAX_DIMENSIONS = 8192
+MAX_K = 4096  # sqlite-vec's limit on k
+
+
+def table_name(dimensions: int) -> str:
+    if not 0 < dimensions <= MAX_DIMENSIONS:
+        raise ValueError(f"an embedding must have 1 to {MAX_DIMENSIONS} dimensions")
+    return f"memory_vectors_{int(dimensions)}"
+
+
+def pack(vector: Sequence[float]) -> bytes:
+    return struct.pack(f"{len(vector)}f", *vector)
+
+
+def ensure_table(db: Database, dimensions: int) -> str:
+    """Create the vec0 table (and its triggers) for `dimensions` if it does not exist."""
+    name = table_name(dimensions)
+    if db[name].exists():
+        return name
+    db.execute(
+        f"""CREATE VIRTUAL TABLE {name} USING vec0(
+            memory_id TEXT PRIMARY KEY,
+            agent_id TEXT PARTITION KEY,
+            embedding FLOAT[{dimensions}] distance_metric=cosine,
+            model TEXT,
+            room_id TEXT,
+            type TEXT
+        )"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER {name}_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM {name} WHERE memory_id = old.id;
+        END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER {name}_au AFTER UPDATE OF content ON memories BEGIN
+            DELETE FROM {name} WHERE memory_id = old.id;
+        END"""
+    )
+    return name
+
+
+def vector_tables(db: Database) -> list[str]:
+    rows = db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'memory_vectors_%'"
+        " AND sql LIKE '%USING vec0%'"
+    )
+    return [row["name"] for row in rows]
+
+
+# -- enrolment and the queue ----------------------------------------------------------------
+
+
+def enroll(db: Database, agent_id: str, model: str) -> int:
+    """Start embedding the agent's memories with `model`; queue those without its vector.
+    Returns how many were queued."""
+    db.execute(
+        "INSERT INTO embedding_models (agent_id, model) VALUES (?, ?)"
+        " ON CONFLICT (agent_id) DO UPDATE SET model = excluded.model",
+        [agent_id, model],
+    )
+    missing = "SELECT id, agent_id FROM memories WHERE agent_id = ?"
+    args: list[Any] = [agent_id]
+    for name in vector_tables(db):
+        missing += f" AND id NOT IN (SELECT memory_id FROM {name} WHERE agent_id = ? AND model = ?)"
+        args += [agent_id, model]
+    before = pending_count(db, agent_id)
+    db.execute(f"INSERT OR IGNORE INTO embedding_queue (memory_id, agent_id) {missing}", args)
+    return pending_count(db, agent_id) - before
+
+
+def is_enrolled(db: Database, agent_id: str) -> bool:
+    return db.execute("SELECT 1 FROM embedding_models WHERE agent_id = ?",
+                      [agent_id]).fetchone() is not None
+
+
+def withdraw(db: Database, agent_id: str) -> None:
+    """Stop queueing the agent's memories (its vectors stay searchable)."""
+    db.execute("DELETE FROM embedding_models WHERE agent_id = ?", [agent_id])
+    db.execute("DELETE FROM embedding_queue WHERE agent_id = ?", [agent_id])
+
+
+@dataclass(frozen=True)
+class Pending:
+    seq: int
+    memory_id: str
+    text: str
+    room_id: str
+    type: str
+
+
+def next_batch(db: Database, agent_id: str, limit: int) -> list[Pending]:
+    """The oldest queued memories of the agent, with the text to embed."""
+    rows = db.execute(
+        """SELECT q.seq, q.memory_id, CASE WHEN json_valid(m.content)
+                THEN json_extract(m.content, '$.text') END, m.room_id, m.type
+            FROM embedding_queue q JOIN memories m ON m.id = q.memory_id
+            WHERE q.agent_id = ? ORDER BY q.seq LIMIT ?""",
+        [agent_id, limit],
+    ).fetchall()
+    return [Pending(seq, mid, text if isinstance(text, str) else "", room or "", type_)
+            for seq, mid, text, room, type_ in rows]
+
+
+def pending_count(db: Database, agent_id: str) -> int:
+    row = db.execute("SELECT count(*) FROM embedding_queue WHERE agent_id = ?",
+                     [agent_id]).fetchone()
+    return int(row[0])
+
+
+def finish(
+    db: Database, agent_id: str, model: str, done: Iterable[tuple[Pending, Sequence[float] | None]]
+) -> int:
+    """Store the vectors of a batch (None: nothing to embed) and take the batch off the
+    queue. An item re-queued meanwhile (its text was edited) has a new seq and stays queued,
+    and its vector from the old text is not stored. Returns how many vectors were stored."""
+    stored = 0
+    for item, vector in done:
+        taken = db.execute("DELETE FROM embedding_queue WHERE memory_id = ? AND seq = ?",
+                           [item.memory_id, item.seq]).rowcount
+        if not taken or vector is None:
+            continue
+        name = ensure_table(db, len(vector))
+        for table in vector_tables(db):  # one vector per memory, whatever its dimensions
+            db.execute(f"DELETE FROM {table} WHERE memory_id = ?", [item.memory_id])
+        db.execute(
+            f"INSERT INTO {name} (memory_id, agent_id, embedding, model, room_id, type)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [item.memory_id, agent_id, pack(vector), model, item.room_id, item.type],
+        )
+        stored += 1
+    return stored
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def nearest(
+    db: Database, agent_id: str, model: str, vector: Sequence[float], *, k: int,
+    room_id: str | None = None, table: str | None = None,
+) -> list[tuple[str, float]]:
+    """The ids of the agent's `k` memories nearest to `vector`, nearest first, each with
+    its similarity (1 - cosine distance: 1 is the same direction, 0 unrelated)."""
+    name = table_name(len(vector))
+    if not db[name].exists():
+        return []
+    sql = (f"SELECT memory_id, distance FROM {name} WHERE embedding MATCH ? AND k = ?"
+           " AND agent_id = ? AND model = ?")
+    args: list[Any] = [pack(vector), max(1, min(k, MAX_K)), agent_id, model]
+    if room_id is not None:
+        sql += " AND room_id = ?"
+        args.append(room_id)
+    if table is not None:
+        sql += " AND type = ?"
+        args.append(table)
+    return [(str(mid), 1.0 - float(distance))
+            for mid, distance in db.execute(sql + " ORDER BY distance", args)]
+
+
+def embeddings_of(db: Database, agent_id: str, memory_ids: Sequence[str]) -> dict[str, Any]:
+    """The stored vectors of some of the agent's memories (for `includeEmbedding`)."""
+    out: dict[str, Any] = {}
+    ids = list(memory_ids)
+    for name in vector_tables(db) if ids else []:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for mid, vec_json in db.execute(
+                f"SELECT memory_id, vec_to_json(embedding) FROM {name}"
+                f" WHERE agent_id = ? AND memory_id IN ({marks})", [agent_id, *chunk]
+            ):
+                out[mid] = json.loads(vec_json)
+    return out
