@@ -280,6 +280,11 @@ def m004_text_search(db: Database) -> None:
     )
 
 
+# The memory columns a vector depends on, compared in an UPDATE trigger.
+CHANGED = ("old.content IS NOT new.content OR old.room_id IS NOT new.room_id"
+           " OR old.type IS NOT new.type")
+
+
 @core()
 def m005_embedding_queue(db: Database) -> None:
     """The work list of semantic search (`eliza.store.vectors`).
@@ -310,9 +315,11 @@ def m005_embedding_queue(db: Database) -> None:
             SELECT new.id, new.agent_id
             WHERE EXISTS (SELECT 1 FROM embedding_models WHERE agent_id = new.agent_id);"""
     db.execute(f"CREATE TRIGGER embedding_queue_ai AFTER INSERT ON memories BEGIN {enqueue} END")
+    # A memory moved to another room or type is re-indexed too: the vector carries both
+    # as filters.
     db.execute(
-        f"CREATE TRIGGER embedding_queue_au AFTER UPDATE OF content ON memories BEGIN {enqueue}"
-        " END"
+        "CREATE TRIGGER embedding_queue_au AFTER UPDATE OF content, room_id, type ON memories"
+        f" WHEN {CHANGED} BEGIN {enqueue} END"
     )
     db.execute(
         """CREATE TRIGGER embedding_queue_ad AFTER DELETE ON memories BEGIN

@@ -11,7 +11,8 @@ Vectors live in one vec0 table per dimension, `memory_vectors_<dim>`, created on
 `memory_id` primary key, the agent as partition key (a KNN query reads one agent's vectors
 only), cosine distance, and `model`, `room_id`, `type` as metadata columns so the filters
 run inside the KNN query instead of after it. Triggers on `memories` delete a memory's
-vector with it (cascades included) and drop it when the text is edited.
+vector with it (cascades included) and drop it when its text, room or type changes (the
+queue trigger owes it a new one).
 
 Every function takes the sqlite-utils `Database` first and runs synchronously (call it
 through `Store.read` / `Store.write`); the vec0 ones need `Store.vectors`.
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
+
+from .schema import CHANGED
 
 MAX_DIMENSIONS = 8192
 MAX_K = 4096  # sqlite-vec's limit on k
@@ -62,7 +65,8 @@ def ensure_table(db: Database, dimensions: int) -> str:
         END"""
     )
     db.execute(
-        f"""CREATE TRIGGER {name}_au AFTER UPDATE OF content ON memories BEGIN
+        f"""CREATE TRIGGER {name}_au AFTER UPDATE OF content, room_id, type ON memories
+        WHEN {CHANGED} BEGIN
             DELETE FROM {name} WHERE memory_id = old.id;
         END"""
     )
