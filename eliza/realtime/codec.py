@@ -11,10 +11,11 @@ Binary is refused: Engine.IO `b<base64>` packets and Socket.IO types 5/6 (attach
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, final
 
 RECORD_SEPARATOR = "\x1e"
 
@@ -65,6 +66,32 @@ class SocketPacket:
     data: Any = None
     nsp: str = "/"
     id: int | None = None
+
+
+@final
+class OutPacket:
+    """An encoded Engine.IO packet on its way out.
+
+    One broadcast queues the same object to every target session, so the work of encoding
+    is done once per broadcast, not once per socket: `text` for the polling transport, and
+    `frame` (the websocket frame, built on first use and kept) for websockets.
+    """
+
+    __slots__ = ("_frame", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = websocket_text_frame(self.text)
+        return frame
+
+    def __repr__(self) -> str:
+        return f"OutPacket({self.text!r})"
 
 
 def dumps(value: Any) -> str:
@@ -136,6 +163,23 @@ def open_packet(
             }
         ),
     ).encode()
+
+
+# -- websocket framing ------------------------------------------------------------------------
+
+
+def websocket_text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked RFC 6455 text frame: what a server sends for `text` on a
+    connection without extensions (byte for byte what wsproto produces)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 0x10000:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 # -- Socket.IO ---------------------------------------------------------------------------------

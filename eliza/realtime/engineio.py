@@ -8,6 +8,13 @@ only move packets between a session's queues and the network.
 Every queue is bounded: outgoing packets go through `send_nowait`, which closes a session
 whose outbox is full (a consumer that does not keep up is dropped, it can reconnect);
 incoming messages wait at most `ping_timeout` for room before the session is closed.
+
+Fan-out fast path: a websocket transport that can write pre-encoded frames straight to its
+connection attaches a `DirectWriter`. While the session's outbox is empty and its writer task
+holds nothing, `send_nowait` writes the packet's (shared, encoded-once) frame at once, with no
+task wakeup; anything that cannot be written at once (a full socket buffer, hypercorn busy
+writing) goes through the outbox and the writer task as before, so order and the slow-consumer
+cut-off are unchanged.
 """
 
 from __future__ import annotations
@@ -15,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal, final
+from typing import Final, Literal, Protocol, final
 
 import trio
 
-from .codec import EnginePacket, EnginePacketType, open_packet
+from .codec import EnginePacket, EnginePacketType, OutPacket, open_packet
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,17 @@ class NotRunningError(RuntimeError):
 # session's whole life. It runs once per session inside the session's task and is cancelled
 # when the session closes, so its cleanup belongs in `finally` (shielded if it must await).
 SessionServer = Callable[["EngineSession"], Awaitable[None]]
+
+_PING: Final = EnginePacket(EnginePacketType.PING).encode()
+
+
+class DirectWriter(Protocol):
+    """Writes bytes to a websocket's connection synchronously, without blocking."""
+
+    def write_nowait(self, data: bytes) -> int:
+        """Write what fits now; returns the number of bytes written (0 when nothing can be
+        written now, e.g. the socket buffer is full or another write is in progress)."""
+        ...
 
 
 def new_sid() -> str:
@@ -84,28 +103,68 @@ class EngineSession:
         self._message_timeout = message_timeout
         self._pong = trio.Event()
         self._waiter: trio.CancelScope | None = None
-        self._out_send, self._out_recv = trio.open_memory_channel[str](outbox_size)
+        self._outbox: deque[OutPacket] = deque()
+        self._outbox_size = outbox_size
+        self._wakeup: trio.Event | None = None
+        #: Set while a direct writer is attached (see the module docstring).
+        self._direct: DirectWriter | None = None
+        #: The rest of a frame the direct writer wrote only in part: it goes out first.
+        self._partial = b""
+        #: The writer task holds frames it has not finished writing (no direct write then).
+        self._in_flight = False
         self._in_send, self._in_recv = trio.open_memory_channel[str](INBOUND_SIZE)
 
     @property
     def closed(self) -> bool:
         return self.close_reason is not None
 
-    def send_nowait(self, packet: str) -> bool:
-        """Queue an encoded Engine.IO packet; never blocks.
+    @property
+    def direct(self) -> bool:
+        """Whether a direct writer is attached (the websocket fast path)."""
+        return self._direct is not None
+
+    def send_nowait(self, packet: str | OutPacket) -> bool:
+        """Queue an encoded Engine.IO packet (or write it at once, see the module docstring);
+        never blocks. Pass one `OutPacket` to every target of a broadcast so that it is encoded
+        once.
 
         Returns False if the packet was dropped: the session is closed, or its outbox was
         full, in which case the session is closed now (its client is too slow).
         """
         if self.closed:
             return False
-        try:
-            self._out_send.send_nowait(packet)
-        except trio.WouldBlock:
+        if isinstance(packet, str):
+            packet = OutPacket(packet)
+        direct = self._direct
+        if direct is not None and not (self._outbox or self._partial or self._in_flight):
+            frame = packet.frame
+            written = direct.write_nowait(frame)
+            if written >= len(frame):
+                return True
+            if written:
+                self._partial = frame[written:]
+                self._wake()
+                return True
+        if len(self._outbox) >= self._outbox_size:
             logger.warning("Engine.IO session %s: outbox full, disconnecting", self.sid)
             self.close("outbox full", flush=False)
             return False
+        self._outbox.append(packet)
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def attach_direct(self, writer: DirectWriter) -> None:
+        """Let `send_nowait` write through `writer` while nothing is queued (websocket only)."""
+        self._direct = writer
+        self._in_flight = False
+
+    def detach_direct(self) -> None:
+        self._direct = None
+        self._partial = b""  # its connection is gone: the rest of that frame has nowhere to go
 
     def close(self, reason: str, *, flush: bool = True, ws_code: int = 1000) -> None:
         """Close the session (idempotent, synchronous).
@@ -139,26 +198,50 @@ class EngineSession:
         self.upgrading = self.probed = False
         self.interrupt()  # a non-conforming client may still hold a poll open
 
+    async def _wait_outbox(self) -> None:
+        """Wait until something is queued; returns early when the session closes or an
+        upgrade is probed. Raises `Cancelled` before taking anything if cancelled."""
+        if self.closed or self.probed:
+            return
+        if self._outbox or self._partial:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return
+        with trio.CancelScope() as scope:
+            self._waiter = scope
+            wakeup = self._wakeup = trio.Event()
+            try:
+                await wakeup.wait()
+            finally:
+                # Only clear our own registration: the next consumer may have set its own.
+                if self._waiter is scope:
+                    self._waiter = None
+                if self._wakeup is wakeup:
+                    self._wakeup = None
+
     async def next_packets(self) -> list[str]:
         """Wait for outgoing packets, then return everything queued.
 
         Returns early (possibly empty) when the session closes or an upgrade is probed.
         """
-        packets: list[str] = []
-        if not (self.closed or self.probed):
-            with trio.CancelScope() as scope:
-                self._waiter = scope
-                try:
-                    packets.append(await self._out_recv.receive())
-                finally:
-                    # Only clear our own registration: the next consumer may have set its own.
-                    if self._waiter is scope:
-                        self._waiter = None
-        while True:
-            try:
-                packets.append(self._out_recv.receive_nowait())
-            except trio.WouldBlock:
-                return packets
+        await self._wait_outbox()
+        packets = [packet.text for packet in self._outbox]
+        self._outbox.clear()
+        return packets
+
+    async def next_frames(self) -> bytes:
+        """`next_packets` for a websocket writer that sends raw bytes: everything queued as
+        websocket frames in one buffer (the rest of a partly written frame first).
+
+        Calling it again says the previous buffer has been written: until then, while a
+        direct writer is attached, `send_nowait` queues instead of writing (order is kept).
+        """
+        self._in_flight = False
+        await self._wait_outbox()
+        data = b"".join([self._partial, *(packet.frame for packet in self._outbox)])
+        self._partial = b""
+        self._outbox.clear()
+        self._in_flight = bool(data)
+        return data
 
     def expect_pong(self) -> trio.Event:
         self._pong = trio.Event()
@@ -299,7 +382,7 @@ class EngineServer:
         while True:
             await trio.sleep(self.ping_interval)
             pong = session.expect_pong()
-            if not session.send_nowait(EnginePacket(EnginePacketType.PING).encode()):
+            if not session.send_nowait(_PING):
                 return
             with trio.move_on_after(self.ping_timeout):
                 await pong.wait()

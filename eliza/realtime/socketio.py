@@ -17,6 +17,7 @@ from quart_trio import QuartTrio
 
 from .codec import (
     RESERVED_EVENTS,
+    OutPacket,
     ProtocolError,
     SocketPacket,
     SocketPacketType,
@@ -61,6 +62,7 @@ class SocketIOStatistics:
     sessions: int  # Engine.IO sessions, including those not (yet) connected to "/"
     polling: int  # sessions on the polling transport
     websocket: int  # sessions on the websocket transport
+    direct: int = 0  # websocket sessions whose frames are written directly (fast path)
 
 
 @final
@@ -101,8 +103,8 @@ class Socket:
         self._session.close("server namespace disconnect")
         await self._gone.wait()
 
-    def _send(self, text: str) -> None:
-        self._session.send_nowait(text)
+    def _send(self, packet: str | OutPacket) -> None:
+        self._session.send_nowait(packet)
 
 
 Handler = Callable[Concatenate[Socket, ...], Awaitable[Any]]
@@ -218,16 +220,17 @@ class SocketIOServer:
         """Send an event to one socket (`to`, a socket sid), a room, or everyone.
 
         Synchronous and never blocking: the packet is encoded once (a non-JSON argument
-        raises here) and queued to each target; a target whose outbox is full is
-        disconnected instead. Unknown sids and empty rooms are ignored (a socket may have
-        just left). `skip_sid` excludes one socket, typically the sender. Call it from the
-        trio thread (from a worker thread, through `trio.from_thread.run_sync`).
+        raises here), its websocket frame at most once too, and queued to (or written at
+        once to) each target; a target whose outbox is full is disconnected instead. Unknown
+        sids and empty rooms are ignored (a socket may have just left). `skip_sid` excludes
+        one socket, typically the sender. Call it from the trio thread (from a worker
+        thread, through `trio.from_thread.run_sync`).
         """
         if to is not None and room is not None:
             raise ValueError("pass either to= or room=, not both")
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved Socket.IO event name")
-        text = _message(SocketPacket(SocketPacketType.EVENT, [event, *args]))
+        packet = OutPacket(_message(SocketPacket(SocketPacketType.EVENT, [event, *args])))
         if to is not None:
             sids: tuple[str, ...] = (to,)
         elif room is not None:
@@ -237,7 +240,7 @@ class SocketIOServer:
         for sid in sids:
             sock = self._sockets.get(sid)
             if sock is not None and sid != skip_sid:
-                sock._send(text)
+                sock._send(packet)
 
     def enter_room(self, sid: str, room: str) -> None:
         """Add a socket to a room; ignored if the socket is gone."""
@@ -271,6 +274,7 @@ class SocketIOServer:
             sessions=len(sessions),
             polling=polling,
             websocket=len(sessions) - polling,
+            direct=sum(1 for session in sessions if session.direct),
         )
 
     # -- per-session protocol ----------------------------------------------------------------

@@ -9,7 +9,6 @@ directories (or escaping them with `..`) are passed through unchanged."""
 from __future__ import annotations
 
 import json
-import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ import socketio
 from conftest import LiveServer
 from eliza import ids
 
+from ..socket_events import Events
 from .helpers import BOUNDARY, SAMPLES, file_body
 
 ELIZA_ID = ids.string_to_uuid("Eliza")
@@ -124,32 +124,6 @@ def no_path(value: Any, *paths: Path | str) -> None:
         assert str(path) not in text, f"server path {path} leaked: {text}"
 
 
-class Events:
-    """A python-socketio client's events (from its threads), waited on by the test."""
-
-    def __init__(self, client: socketio.Client) -> None:
-        self.seen: list[tuple[str, Any]] = []
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        client.on("*", self._on_any)
-
-    def _on_any(self, event: str, *args: Any) -> None:
-        self._queue.put((event, args[0] if args else None))
-
-    def wait(self, event: str, match: Callable[[Any], bool] = lambda data: True,
-             timeout: float = 15.0) -> Any:
-        for name, data in self.seen:
-            if name == event and match(data):
-                return data
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                name, data = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            self.seen.append((name, data))
-            if name == event and match(data):
-                return data
-        raise AssertionError(f"no {event!r} within {timeout} s; seen {self.seen}")
 
 
 def joined_socket(srv: LiveServer, user: str, channel: str) -> tuple[socketio.Client, Events]:

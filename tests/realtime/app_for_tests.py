@@ -100,6 +100,8 @@ async def whoami(sock: Socket) -> dict[str, Any]:
         "sid": sock.sid,
         "eio_sid": sock.eio_sid,
         "transport": sock.transport,
+        # Whether its frames take the websocket fast path (written directly, see transports).
+        "direct": sio._engine.sessions[sock.eio_sid].direct,
         "rooms": sorted(sio.rooms(sock.sid)),
         "connected": sock.connected,
         **sock.data,
@@ -115,6 +117,7 @@ async def stats() -> dict[str, Any]:
         "sessions": s.sessions,
         "polling": s.polling,
         "websocket": s.websocket,
+        "direct": s.direct,
         "connects": len(connects),
         "disconnects": disconnects,
     }

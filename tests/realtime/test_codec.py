@@ -10,6 +10,7 @@ import pytest
 from eliza.realtime.codec import (
     EnginePacket,
     EnginePacketType,
+    OutPacket,
     ProtocolError,
     SocketPacket,
     SocketPacketType,
@@ -20,6 +21,7 @@ from eliza.realtime.codec import (
     encode_payload,
     encode_socket_packet,
     open_packet,
+    websocket_text_frame,
 )
 
 E = EnginePacketType
@@ -173,3 +175,29 @@ def test_dumps_escapes_lone_surrogates() -> None:
 def test_deeply_nested_json_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="nested too deeply"):
         decode_socket_packet("2" + "[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+@pytest.mark.parametrize("char", ["x", "é", "✓"])
+def test_websocket_text_frame_matches_wsproto(size: int, char: str) -> None:
+    from wsproto import ConnectionType
+    from wsproto.connection import Connection
+    from wsproto.events import TextMessage
+
+    text = char * size
+    server = Connection(ConnectionType.SERVER)
+    assert websocket_text_frame(text) == server.send(TextMessage(data=text))
+    # And a client reads it back as the same text.
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(websocket_text_frame(text))
+    (event,) = list(client.events())
+    assert isinstance(event, TextMessage)
+    assert event.data == text
+    assert event.message_finished
+
+
+def test_out_packet_encodes_its_frame_once() -> None:
+    packet = OutPacket('42["messageBroadcast",{"text":"hi"}]')
+    frame = packet.frame
+    assert frame == websocket_text_frame(packet.text)
+    assert packet.frame is frame

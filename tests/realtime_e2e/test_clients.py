@@ -9,8 +9,6 @@ way the UI does, and the node client also drives the log stream. Auth on: no key
 from __future__ import annotations
 
 import json
-import queue
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,8 @@ import socketio
 
 from conftest import LiveServer, run_node
 from eliza import ids
+
+from ..socket_events import Events
 
 ELIZA_ID = ids.string_to_uuid("Eliza")
 SERVER_ID = ids.DEFAULT_SERVER_ID
@@ -127,31 +127,6 @@ def test_socketio_client_websocket_only(chat_server: LiveServer) -> None:
     assert r["finalTransport"] == "websocket"
 
 
-class Events:
-    """python-socketio's events (from its own threads) handed to the test."""
-
-    def __init__(self, client: socketio.Client) -> None:
-        self.seen: list[tuple[str, Any]] = []
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        client.on("*", self._on_any)
-
-    def _on_any(self, event: str, *args: Any) -> None:
-        self._queue.put((event, args[0] if args else None))
-
-    def wait(self, event: str, match: Any = lambda data: True, timeout: float = 15.0) -> Any:
-        for name, data in self.seen:
-            if name == event and match(data):
-                return data
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                name, data = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            self.seen.append((name, data))
-            if name == event and match(data):
-                return data
-        raise AssertionError(f"no {event!r} within {timeout} s; seen {self.seen}")
 
 
 def test_python_socketio_client_default_transports(chat_server: LiveServer) -> None:
