@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,41 +30,14 @@ from typing import Any
 import httpx
 import trio
 
+from bench.server import start_server
+
 ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine (DESIGN.md)
 REPLY_DEADLINE = 30.0  # seconds; one reply taking longer fails the run
 TEXTS = ("I need some help", "I feel anxious about my work", "My mother takes care of me",
          "I dreamed about flying", "Perhaps I could learn to get along with my brother")
 
 Send = Callable[[httpx.AsyncClient, int], Awaitable[float]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "ELIZA_DATA_DIR": str(data_dir), "ELIZA_RATE_LIMIT": "off"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}",
-         "eliza.app:app"],
-        cwd=data_dir.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("the server exited during startup")
-        try:
-            if httpx.get(url + "/api/agents", timeout=1).json()["data"]["agents"]:
-                return proc, url
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the server did not start")
 
 
 async def channel_user(http: httpx.AsyncClient, agent_id: str, poll: float) -> Send:

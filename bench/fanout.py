@@ -52,6 +52,8 @@ import httpx
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url, wrap_client_stream
 
+from bench.server import ROOT, start_server
+
 DEFAULT_SERVER_ID = "00000000-0000-0000-0000-000000000000"
 EIO_PATH = "/socket.io/?EIO=4&transport=websocket"
 
@@ -460,10 +462,10 @@ def run_light_bench(base_url: str, clients: int, messages: int, interval: float,
             count = clients // procs + (1 if n < clients % procs else 0)
             out = str(Path(tmp) / f"child{n}.json")
             proc = subprocess.Popen(
-                [sys.executable, __file__, "--light-child", out, "--url", base_url,
+                [sys.executable, "-m", "bench.fanout", "--light-child", out, "--url", base_url,
                  "--channel", channel_id, "--clients", str(count),
                  "--messages", str(messages + 3)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             children.append((proc, out))
         try:
             for proc, _out in children:
@@ -544,35 +546,6 @@ def _summary(clients: int, messages: int, interval: float, sent: dict[str, float
                                     if server_cpu is not None else None),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "ELIZA_DATA_DIR": str(data_dir), "ELIZA_RATE_LIMIT": "off"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}",
-         "eliza.app:app"],
-        cwd=data_dir.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited early")
-        try:
-            if httpx.get(url + "/api/server/ping", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
 
 
 def main() -> None:

@@ -11,43 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from bench.server import start_server
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGINAL_AGENTS_RPS = 680.0  # ElizaOS 1.7.2 under node on this machine (DESIGN.md)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(app: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}", app],
-        cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/api/server/ping", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{app} did not start")
 
 
 def wrk(url: str, seconds: int, connections: int) -> float:
@@ -70,14 +42,15 @@ def main() -> None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"ELIZA_DATA_DIR": str(Path(tmp) / ".eliza"), "ELIZA_RATE_LIMIT": "off"}
-        bare, bare_url = start("bench.bare_asgi:app", {"PYTHONPATH": str(ROOT)}, ROOT)
+        data_dir = Path(tmp) / ".eliza"
+        bare, bare_url = start_server(data_dir, app="bench.bare_asgi:app",
+                                      wait_for_agent=False)
         try:
             results["bare_asgi"] = wrk(bare_url + "/", args.seconds, args.connections)
         finally:
             bare.terminate()
             bare.wait()
-        eliza, url = start("eliza.app:app", env, Path(tmp))
+        eliza, url = start_server(data_dir)
         try:
             results["ping"] = wrk(url + "/api/server/ping", args.seconds, args.connections)
             results["agents"] = wrk(url + "/api/agents", args.seconds, args.connections)

@@ -4,6 +4,12 @@
 events behind is cut off: its subscription ends with `overflowed` set, and its owner decides
 what that means (a socket is disconnected and may reconnect; an agent re-subscribes and
 catches up from the store). One slow subscriber therefore never stalls the others.
+
+Agents subscribe with an `address` (their agent id). A `NewMessage` carrying a `route` (the
+messaging service resolves it in the transaction that stores the message) reaches only the
+addressed subscriptions of the agents in the route, so one message costs the agents that
+take part in its channel, not every running agent. Every other event, and a `NewMessage`
+without a route, reaches every subscription that asked for its name.
 """
 
 from __future__ import annotations
@@ -36,10 +42,24 @@ class NewMessage(Event):
 
     name: ClassVar[str] = "new_message"
     message: dict[str, Any]
+    route: MessageRoute | None = field(default=None, compare=False, repr=False)
 
     @property
     def channel_id(self) -> str:
         return str(self.message["channel_id"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message}  # the route is the bus's business, not listeners'
+
+
+@dataclass(frozen=True)
+class MessageRoute:
+    """Who a stored message is for, read in the transaction that stored it: the agents that
+    take part in its channel and are subscribed to its message server (the author
+    excluded), and the channel row as it was then."""
+
+    agents: frozenset[str]
+    channel: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -104,15 +124,27 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MessageStreamChunk,
 )
 EVENT_NAMES: frozenset[str] = frozenset(t.name for t in EVENT_TYPES)
+# What an agent runtime's inbox asks for: the events its turn handler acts on.
+AGENT_EVENTS: frozenset[str] = frozenset(
+    {NewMessage.name, MessageDeleted.name, ChannelCleared.name, ChannelDeleted.name}
+)
 
 
 class Subscription:
     """One subscriber's bounded queue. Iterate it; it ends when closed or overflowed."""
 
-    def __init__(self, bus: MessageBus, name: str, events: frozenset[str], capacity: int) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        name: str,
+        events: frozenset[str],
+        capacity: int,
+        address: str | None = None,
+    ) -> None:
         self.bus = bus
         self.name = name
         self.events = events
+        self.address = address
         self.overflowed = False
         self._send, self._receive = trio.open_memory_channel[Event](capacity)
 
@@ -156,28 +188,67 @@ class MessageBus:
     with the same two methods."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
+        # Ordered sets (dicts), so unsubscribing is O(1) and delivery keeps subscribe order.
+        self._subscriptions: dict[Subscription, None] = {}
+        self._open: dict[str, dict[Subscription, None]] = {n: {} for n in EVENT_NAMES}
+        self._addressed: dict[str, dict[Subscription, None]] = {n: {} for n in EVENT_NAMES}
+        self._by_address: dict[str, dict[Subscription, None]] = {}
         self.published = 0
+        self.routed = 0  # NewMessages delivered by route, not to every subscription
 
     def subscribe(
-        self, name: str, events: Collection[str] | None = None, *, capacity: int = 1024
+        self,
+        name: str,
+        events: Collection[str] | None = None,
+        *,
+        capacity: int = 1024,
+        address: str | None = None,
     ) -> Subscription:
+        """A bounded subscription to `events` (all when None). With `address` (an agent id),
+        a routed `NewMessage` reaches it only when the route names that address."""
         chosen = EVENT_NAMES if events is None else frozenset(events)
         unknown = chosen - EVENT_NAMES
         if unknown:
             raise ValueError(f"unknown bus events: {sorted(unknown)}")
-        sub = Subscription(self, name, chosen, capacity)
-        self._subscriptions.append(sub)
+        sub = Subscription(self, name, chosen, capacity, address)
+        self._subscriptions[sub] = None
+        index = self._open if address is None else self._addressed
+        for event_name in chosen:
+            index[event_name][sub] = None
+        if address is not None:
+            self._by_address.setdefault(address, {})[sub] = None
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        if sub in self._subscriptions:
-            self._subscriptions.remove(sub)
+        if self._subscriptions.pop(sub, False) is not False:
+            index = self._open if sub.address is None else self._addressed
+            for event_name in sub.events:
+                index[event_name].pop(sub, None)
+            if sub.address is not None:
+                subs = self._by_address.get(sub.address)
+                if subs is not None:
+                    subs.pop(sub, None)
+                    if not subs:
+                        del self._by_address[sub.address]
 
     def publish(self, event: Event) -> None:
         self.published += 1
-        for sub in tuple(self._subscriptions):
+        for sub in tuple(self._open[event.name]):
             sub.offer(event)
+        route = event.route if isinstance(event, NewMessage) else None
+        if route is None:
+            for sub in tuple(self._addressed[event.name]):
+                sub.offer(event)
+            return
+        self.routed += 1
+        for address in route.agents:
+            for sub in tuple(self._by_address.get(address, ())):
+                sub.offer(event)  # skips a subscription that did not ask for NewMessage
+
+    def addresses(self) -> list[str]:
+        """The addresses (agent ids) that have a subscription now."""
+        return list(self._by_address)
 
     def statistics(self) -> dict[str, int]:
-        return {"subscribers": len(self._subscriptions), "published": self.published}
+        return {"subscribers": len(self._subscriptions), "published": self.published,
+                "routed": self.routed}

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .. import ids
-from ..bus import MessageComplete, MessageDeleted, MessageStreamChunk, NewMessage
+from ..bus import (
+    MessageComplete,
+    MessageDeleted,
+    MessageRoute,
+    MessageStreamChunk,
+    NewMessage,
+)
 from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..logs import now_ms
 from ..media.urls import attachments_to_urls
@@ -102,7 +108,12 @@ class MessagingService(ChannelOps):
             "updated_at": now,
         }
 
-        def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        # The running agents, filled under the order lock just before the write, to route
+        # the message to those taking part in the channel (the bus's state belongs to trio,
+        # so it is read here, not in the writer thread).
+        running: set[str] = set()
+
+        def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
             channel = mq.get_channel(db, channel_id)
             if channel is None:
                 if not create_channel:
@@ -116,13 +127,18 @@ class MessagingService(ChannelOps):
             if in_reply_to is not None and mq.get_message(db, in_reply_to) is None:
                 row["in_reply_to_root_message_id"] = None  # unknown parent: keep the message
             stored, created = mq.insert_message(db, row)
-            return channel, stored, created
+            agents = mq.channel_agents(db, channel_id, channel["message_server_id"],
+                                       running) if created else []
+            return channel, stored, created, agents
 
         async with self._order:
-            channel, stored, created = await self.server.store.write(write)
+            running.update(self.server.bus.addresses())
+            running.discard(author_id)
+            channel, stored, created, agents = await self.server.store.write(write)
             struct = message_struct(stored, channel["message_server_id"])
             if created:
-                self.server.bus.publish(NewMessage(struct))
+                route = MessageRoute(frozenset(agents), channel)
+                self.server.bus.publish(NewMessage(struct, route=route))
         return Posted(message_json(stored, channel["message_server_id"]), struct, created,
                       channel)
 

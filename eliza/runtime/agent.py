@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..bus import Event, Subscription
+from ..bus import AGENT_EVENTS, Event, Subscription
 from ..errors import ModelNotAvailable
 from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
@@ -132,7 +132,9 @@ class AgentRuntime:
 
     def open_inbox(self) -> None:
         self.stopping = False
-        self._inbox = self.server.bus.subscribe(f"agent:{self.name}")
+        # Only the events its turn acts on, and only the messages routed to it.
+        self._inbox = self.server.bus.subscribe(f"agent:{self.name}", AGENT_EVENTS,
+                                                address=self.agent_id)
 
     async def run(self) -> None:
         """Consume the inbox until `close_inbox` is called. A crash (such as falling behind

@@ -2,10 +2,12 @@
 `turn_handler`, called by each AgentRuntime for each bus event in its inbox, one at a time.
 
 For a NewMessage: check the agent takes part (channel participant, subscribed to the message
-server, not its own message), write its memory of the message (world/room/entity/memory ids
-via `create_unique_uuid`, exactly as ElizaOS), decide whether to answer, call TEXT_LARGE
-(streamed chunks become MessageStreamChunk events), hand the reply to the messaging service
-in-process (SPEC fix 7), then MessageComplete. Every answered turn is logged as a run.
+server, not its own message; a routed message was checked when stored and is checked again
+in the transaction that takes it in, an unrouted one is looked up), write its memory of the
+message (world/room/entity/memory ids via `create_unique_uuid`, exactly as ElizaOS), decide
+whether to answer, call TEXT_LARGE (streamed chunks become MessageStreamChunk events), hand
+the reply to the messaging service in-process (SPEC fix 7), then MessageComplete. Every
+answered turn is logged as a run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .. import ids
-from ..bus import ChannelCleared, ChannelDeleted, Event, MessageDeleted, NewMessage
+from ..bus import (
+    ChannelCleared,
+    ChannelDeleted,
+    Event,
+    MessageDeleted,
+    MessageRoute,
+    NewMessage,
+)
 from ..logs import now_ms
 from ..store import agent_memory as am
 from ..store import messaging as mq
@@ -40,7 +49,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 
 async def handle_event(runtime: AgentRuntime, event: Event) -> None:
     if isinstance(event, NewMessage):
-        await on_new_message(runtime, event.message)
+        await on_new_message(runtime, event.message, event.route)
     elif isinstance(event, MessageDeleted):
         # ElizaOS looks up createUniqueUuid(messageId) and never finds the memory, whose id
         # is createUniqueUuid(messageId + "-" + agentId); we delete the right one.
@@ -94,7 +103,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-async def on_new_message(runtime: AgentRuntime, msg: dict[str, Any]) -> None:
+async def on_new_message(
+    runtime: AgentRuntime, msg: dict[str, Any], route: MessageRoute | None = None
+) -> None:
     if not all(msg.get(k) for k in ("id", "channel_id", "author_id", "content")):
         return
     agent_id = runtime.agent_id
@@ -102,11 +113,19 @@ async def on_new_message(runtime: AgentRuntime, msg: dict[str, Any]) -> None:
         return
     store = runtime.server.store
     server_id = str(msg.get("message_server_id") or msg.get("server_id") or ids.DEFAULT_SERVER_ID)
-    channel, member, subscribed = await store.read(
-        mq.agent_view, msg["channel_id"], agent_id, server_id
-    )
-    if channel is None or not member or not subscribed:
+    if route is None:  # published without a route (not by the messaging service)
+        channel, member, subscribed = await store.read(
+            mq.agent_view, msg["channel_id"], agent_id, server_id
+        )
+        if channel is None or not member or not subscribed:
+            return
+    elif agent_id not in route.agents:
         return
+    else:
+        channel = route.channel
+    # A routed message is checked again when taken in, so an agent removed from the channel
+    # (or unsubscribed from the server) while the message waited in its inbox skips it.
+    recheck = route is not None
     turn = Turn(msg, channel, server_id, cuu(agent_id, server_id), cuu(agent_id, msg["channel_id"]),
                 cuu(agent_id, msg["author_id"]), cuu(agent_id, f"{msg['id']}-{agent_id}"))
     room_type = str(channel["type"] or (msg.get("metadata") or {}).get("channelType") or "GROUP")
@@ -116,6 +135,8 @@ async def on_new_message(runtime: AgentRuntime, msg: dict[str, Any]) -> None:
     incoming = _incoming(runtime, turn, room_type)
 
     def take_in(db: Any) -> list[dict[str, Any]] | None:
+        if recheck and not mq.takes_part(db, turn.channel_id, agent_id, server_id):
+            return None
         if not am.take_in(db, incoming, cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")):
             return None  # seen before: no second turn for one message
         if not respond:

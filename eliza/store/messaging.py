@@ -8,6 +8,7 @@ plain dicts with JSON columns decoded; `eliza.messaging.shapes` turns them into 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlite_utils import Database
@@ -141,6 +142,56 @@ def agent_view(
         "SELECT 1 FROM server_agents WHERE server_id = ? AND agent_id = ?", [server_id, agent_id]
     )))
     return channel, member, subscribed
+
+
+def takes_part(db: Database, channel_id: str, agent_id: str, server_id: str) -> bool:
+    """Whether the agent participates in the channel and is subscribed to the message
+    server: `agent_view`'s two checks, without the channel row."""
+    return bool(list(db.query(
+        "SELECT 1 FROM channel_participants cp, server_agents sa"
+        " WHERE cp.channel_id = ? AND cp.user_id = ? AND sa.server_id = ? AND sa.agent_id = ?",
+        [channel_id, agent_id, server_id, agent_id],
+    )))
+
+
+def channel_agents(
+    db: Database, channel_id: str, server_id: str, candidates: Collection[str]
+) -> list[str]:
+    """The `candidates` (agent ids; the running agents) that take part in the channel as
+    `agent_view` sees it: participants, and subscribed to the message server. Costs
+    O(min(participants, candidates)) index probes: a channel's few participants are checked
+    against the agents, or the few agents against a channel of many participants."""
+    wanted = candidates if isinstance(candidates, set | frozenset) else set(candidates)
+    if not wanted:
+        return []
+    few = [r["user_id"] for r in db.query(
+        "SELECT user_id FROM channel_participants WHERE channel_id = ? LIMIT ?",
+        [channel_id, len(wanted) + 1],
+    )]
+    if len(few) <= len(wanted):
+        found = [u for u in few if u in wanted]
+    else:
+        found = []
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found += [r["user_id"] for r in db.query(
+                "SELECT user_id FROM channel_participants"
+                f" WHERE channel_id = ? AND user_id IN ({marks})", [channel_id, *chunk])]
+    if not found:
+        return []
+    subscribed: set[str] = set()
+    for start in range(0, len(found), _CHUNK):
+        chunk = found[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        subscribed.update(r["agent_id"] for r in db.query(
+            f"SELECT agent_id FROM server_agents WHERE server_id = ? AND agent_id IN ({marks})",
+            [server_id, *chunk]))
+    return [a for a in found if a in subscribed]
+
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 
 
 # -- messages ------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""The real server for a benchmark: `hypercorn -k trio <app>` on a free loopback port.
+
+Run the benchmarks from the repository root as modules (`python -m bench.fanout ...`), so
+`bench.*` and `eliza` import without any path set-up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP = 30.0  # seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    data_dir: Path, *, app: str = "eliza.app:app", env: dict[str, str] | None = None,
+    wait_for_agent: bool = True,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app with its data in `data_dir` and the rate limits off; return once it
+    answers ping (and, with `wait_for_agent`, lists an agent)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}", app],
+        cwd=ROOT,
+        env={**os.environ, "ELIZA_DATA_DIR": str(data_dir), "ELIZA_RATE_LIMIT": "off",
+             "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{app} exited during start-up")
+        try:
+            if httpx.get(url + "/api/server/ping", timeout=1).status_code == 200 and (
+                not wait_for_agent
+                or httpx.get(url + "/api/agents", timeout=1).json()["data"]["agents"]
+            ):
+                return proc, url
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{app} did not start within {STARTUP:.0f} s")
