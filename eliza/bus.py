@@ -106,11 +106,12 @@ class MessageComplete(Event):
 @dataclass(frozen=True)
 class MessageStreamChunk(Event):
     name: ClassVar[str] = "message_stream_chunk"
-    message_id: str
+    message_id: str  # the reply being streamed (its id once stored)
     channel_id: str
     agent_id: str
     chunk: str
     index: int
+    in_reply_to: str | None = None  # the message being answered
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

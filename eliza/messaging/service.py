@@ -229,9 +229,10 @@ class MessagingService(ChannelOps):
         ))
 
     def stream_chunk(
-        self, *, message_id: str, channel_id: str, agent_id: str, chunk: str, index: int
+        self, *, message_id: str, channel_id: str, agent_id: str, chunk: str, index: int,
+        in_reply_to: str | None = None,
     ) -> None:
         self.server.bus.publish(MessageStreamChunk(
             message_id=message_id, channel_id=channel_id, agent_id=agent_id, chunk=chunk,
-            index=index,
+            index=index, in_reply_to=in_reply_to,
         ))

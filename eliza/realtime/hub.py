@@ -253,6 +253,7 @@ class RealtimeHub:
                     "agentId": event.agent_id,
                     "channelId": event.channel_id,
                     "roomId": event.channel_id,
+                    "inReplyTo": event.in_reply_to,
                 },
                 room=event.channel_id,
             )

@@ -174,7 +174,8 @@ async def _answer(
 
     async def on_chunk(chunk: str, index: int) -> None:
         messaging.stream_chunk(message_id=reply_id, channel_id=turn.channel_id,
-                               agent_id=runtime.agent_id, chunk=chunk, index=index)
+                               agent_id=runtime.agent_id, chunk=chunk, index=index,
+                               in_reply_to=msg["id"])
 
     prompt = compose_prompt(runtime, history)
     params = {"prompt": prompt, "system": _system(runtime), "message": msg["content"],

@@ -112,8 +112,9 @@ async def sse_stream(service: SessionService, row: dict[str, Any], content: str,
                                     "code": "TIMEOUT"})
                 return
             if isinstance(event, MessageStreamChunk):
-                if (event.channel_id == channel_id and event.agent_id == agent_id
-                        and event.message_id not in foreign):
+                ours = (event.in_reply_to == user_id if event.in_reply_to is not None
+                        else event.message_id not in foreign)
+                if event.channel_id == channel_id and event.agent_id == agent_id and ours:
                     streamed.add(event.message_id)
                     yield sse("chunk", {"messageId": event.message_id, "chunk": event.chunk,
                                         "index": event.index})

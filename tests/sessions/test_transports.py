@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from conftest import make_settings, open_app
 from eliza import ModelType, hookimpl
@@ -70,12 +71,18 @@ async def test_sse_transport_streams_until_done(client: Any) -> None:
 
 
 class Streamer:
-    """A model plugin that streams its reply in three chunks."""
+    """A model plugin that streams its reply in three chunks (`pause` seconds apart)."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.pause = pause
+        self.first_chunk = trio.Event()
 
     async def reply(self, runtime: Any, params: dict[str, Any]) -> AsyncIterator[str]:
         async def chunks() -> AsyncIterator[str]:
             for part in ("Hello", ", ", "stream"):
                 yield part
+                self.first_chunk.set()
+                await trio.sleep(self.pause)
 
         return chunks()
 
@@ -85,9 +92,16 @@ class Streamer:
 
 
 @pytest.fixture
-async def streaming_client(tmp_path: Path) -> AsyncIterator[tuple[Any, str]]:
+def streamer() -> Streamer:
+    return Streamer()
+
+
+@pytest.fixture
+async def streaming_client(
+    tmp_path: Path, streamer: Streamer
+) -> AsyncIterator[tuple[Any, str]]:
     settings = make_settings(tmp_path, ELIZA_DEFAULT_AGENT="false")
-    plugin = Streamer()
+    plugin = streamer
     pm = make_plugin_manager(allow=[], extra=[("streamer", plugin)])
     server = AgentServer(settings, pm)
     async with open_app(settings, server) as test_app:
@@ -111,6 +125,35 @@ async def test_sse_relays_model_chunks(streaming_client: tuple[Any, str]) -> Non
     done = events[-1][1]
     assert {c["messageId"] for c in chunks} == {done["id"]}
     assert done["text"] == "Hello, stream"
+
+
+@pytest.mark.parametrize("streamer", [Streamer(pause=0.3)])
+async def test_overlapping_sse_sends_keep_their_own_chunks(
+    streaming_client: tuple[Any, str], streamer: Streamer
+) -> None:
+    """A second send while the first reply is still streaming: each stream carries only the
+    chunks of the reply to its own message (chunks name the message they answer)."""
+    client, agent_id = streaming_client
+    sid = (await create_session(client, agentId=agent_id))["sessionId"]
+    streams: dict[str, list[tuple[str, Any]]] = {}
+
+    async def send(content: str) -> None:
+        response = await client.post(f"{BASE}/{sid}/messages",
+                                     json={"content": content, "transport": "sse"})
+        streams[content] = parse_sse(await response.get_data(as_text=True))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send, "first")
+        await streamer.first_chunk.wait()  # the first reply is streaming now
+        nursery.start_soon(send, "second")
+    for content, events in streams.items():
+        assert [name for name, _ in events] == ["user_message", "chunk", "chunk", "chunk",
+                                                "done"], content
+        done = events[-1][1]
+        assert done["inReplyTo"] == events[0][1]["id"]
+        chunks = [data for name, data in events if name == "chunk"]
+        assert {c["messageId"] for c in chunks} == {done["id"]}, content
+        assert "".join(c["chunk"] for c in chunks) == done["text"] == "Hello, stream"
 
 
 async def test_paging_modes(client: Any) -> None:
