@@ -10,14 +10,16 @@ at once (each user in their own DM channel or session):
   every `--poll-ms` until the reply to that message is stored;
 - `session_http`: POST /api/messaging/sessions/:id/messages with `transport: "http"`, which
   answers once the reply is stored.
-Prints p50/p99/mean latency (ms) and sustained messages/s as JSON, and p50 against the
-original's 150 ms (DESIGN.md, "Performance targets").
+Prints p50/p99/mean latency (ms), sustained messages/s and the server worker's CPU per
+message (user + system, read from /proc) as JSON, with the load average at the start of
+each mode, and p50 against the original's 150 ms (DESIGN.md, "Performance targets").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -79,19 +81,45 @@ async def session_user(http: httpx.AsyncClient, agent_id: str, poll: float) -> S
     return send
 
 
-def summary(latencies: list[float], wall: float) -> dict[str, float]:
+def summary(latencies: list[float], wall: float, cpu: float | None = None
+            ) -> dict[str, float]:
     ms = sorted(x * 1000 for x in latencies)
-    return {
+    out = {
         "n": len(ms),
         "p50_ms": round(statistics.median(ms), 2),
         "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
         "mean_ms": round(statistics.fmean(ms), 2),
         "msgs_per_s": round(len(ms) / wall, 1),
     }
+    if cpu is not None:
+        out["server_cpu_ms_per_msg"] = round(cpu * 1000 / len(ms), 2)
+    return out
 
 
-async def run_mode(url: str, agent_id: str, make: Any, args: argparse.Namespace
+# The server worker's pid and CPU time (bench.density has the same; it imports this module).
+
+
+def worker_pid(data_dir: Path, parent: int) -> int:
+    """The hypercorn worker serving the app: it writes its pid into `server.lock`."""
+    pid = int((data_dir / "server.lock").read_text().strip())
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    if pid != parent and ppid != parent:
+        raise SystemExit(f"pid {pid} in server.lock is not hypercorn ({parent})'s worker")
+    return pid
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+async def run_mode(url: str, agent_id: str, pid: int, make: Any, args: argparse.Namespace
                    ) -> dict[str, Any]:
+    load = loadavg()
     limits = httpx.Limits(max_connections=args.concurrency * 2)
     async with httpx.AsyncClient(base_url=url, timeout=REPLY_DEADLINE, limits=limits) as http:
         warm = await make(http, agent_id, args.poll_ms / 1000)
@@ -99,10 +127,10 @@ async def run_mode(url: str, agent_id: str, make: Any, args: argparse.Namespace
             await warm(http, i)
         send = await make(http, agent_id, args.poll_ms / 1000)
         sequential: list[float] = []
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_s(pid), time.perf_counter()
         for i in range(args.messages):
             sequential.append(await send(http, i))
-        seq_wall = time.perf_counter() - t0
+        seq_wall, seq_cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
 
         users = [await make(http, agent_id, args.poll_ms / 1000)
                  for _ in range(args.concurrency)]
@@ -113,21 +141,21 @@ async def run_mode(url: str, agent_id: str, make: Any, args: argparse.Namespace
             for i in range(per_user):
                 concurrent.append(await user(http, i))
 
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_s(pid), time.perf_counter()
         async with trio.open_nursery() as nursery:
             for user in users:
                 nursery.start_soon(worker, user)
-        conc_wall = time.perf_counter() - t0
-    return {"sequential": summary(sequential, seq_wall),
-            f"concurrent_{args.concurrency}": summary(concurrent, conc_wall)}
+        conc_wall, conc_cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
+    return {"loadavg": load, "sequential": summary(sequential, seq_wall, seq_cpu),
+            f"concurrent_{args.concurrency}": summary(concurrent, conc_wall, conc_cpu)}
 
 
-async def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def bench(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url) as http:
         agent_id = (await http.get("/api/agents")).json()["data"]["agents"][0]["id"]
     results = {
-        "channel_poll": await run_mode(url, agent_id, channel_user, args),
-        "session_http": await run_mode(url, agent_id, session_user, args),
+        "channel_poll": await run_mode(url, agent_id, pid, channel_user, args),
+        "session_http": await run_mode(url, agent_id, pid, session_user, args),
     }
     return {
         "messages": args.messages, "concurrency": args.concurrency, "poll_ms": args.poll_ms,
@@ -145,9 +173,10 @@ def main() -> None:
     parser.add_argument("--poll-ms", type=float, default=2.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(Path(tmp) / ".eliza")
+        data_dir = Path(tmp) / ".eliza"
+        proc, url = start_server(data_dir)
         try:
-            report = trio.run(bench, url, args)
+            report = trio.run(bench, url, worker_pid(data_dir, proc.pid), args)
         finally:
             proc.terminate()
             try:

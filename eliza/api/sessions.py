@@ -86,13 +86,17 @@ async def send_message(session_id: str) -> Any:
     service = _service()
     body = await _body()
     # Checks in the original's order: session exists (404), alive (410), then the content.
-    await service.get(session_id)
-    content = _content(body)
-    attachments = _attachments(body)
-    metadata = body.get("metadata") if body.get("metadata") is not None else {}
-    if not isinstance(metadata, dict):
-        raise SessionValidationError("Metadata must be an object")
-    transport = transport_of(body)
+    # A valid body needs no separate look-up: the touch below raises the same 404/410.
+    try:
+        content = _content(body)
+        attachments = _attachments(body)
+        metadata = body.get("metadata") if body.get("metadata") is not None else {}
+        if not isinstance(metadata, dict):
+            raise SessionValidationError("Metadata must be an object")
+        transport = transport_of(body)
+    except Exception:
+        await service.get(session_id)  # its 404/410 come first
+        raise
     row, renewed = await service.touch_for_message(session_id)
     status = service.status(row, renewed)
     if transport == "sse":
@@ -102,11 +106,20 @@ async def send_message(session_id: str) -> Any:
         response.headers["X-Accel-Buffering"] = "no"
         response.timeout = None  # trio-stack gotcha 12; the stream has its own deadline
         return response
-    posted = await service.post(row, content, attachments, metadata)
-    message = posted.message
-    answer: dict[str, Any] = {"success": True, "userMessage": message, "sessionStatus": status}
     if transport == "http":
-        answer["agentResponse"] = await wait_for_agent(service, row, message["id"])
+        # Listening before the message is posted: no reply can slip by unseen.
+        with service.server.messaging.watch_replies(f"session:{row['id']}") as watching:
+            posted = await service.post(row, content, attachments, metadata)
+            message = posted.message
+            answer: dict[str, Any] = {"success": True, "userMessage": message,
+                                      "sessionStatus": status}
+            # (a replayed message may have been answered before: then look in the store)
+            answer["agentResponse"] = await wait_for_agent(
+                service, row, message["id"], watching if posted.created else None)
+    else:
+        posted = await service.post(row, content, attachments, metadata)
+        message = posted.message
+        answer = {"success": True, "userMessage": message, "sessionStatus": status}
     # SPEC fix 13: the api-client returns `data`, typed as this MessageResponse.
     answer["data"] = dict(answer)
     # The 1.5 answer's top-level keys, for older callers.

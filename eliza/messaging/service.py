@@ -9,6 +9,7 @@ second agent turn. Channel and server operations live in `channels.ChannelOps`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ..bus import (
     MessageRoute,
     MessageStreamChunk,
     NewMessage,
+    Subscription,
 )
 from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..logs import now_ms
@@ -52,6 +54,15 @@ def _uuid(value: Any, what: str) -> str:
     return valid
 
 
+def _published_json(struct: dict[str, Any]) -> dict[str, Any]:
+    """What `get_message` reads back for a message just published (a NewMessage is only
+    published for a newly stored message, whose `updated_at` is its `created_at`), without
+    reading it back: the bus structure carries every stored column."""
+    row = {**struct, "in_reply_to_root_message_id": struct.get("in_reply_to_message_id"),
+           "updated_at": struct["created_at"]}
+    return message_json(row, struct["message_server_id"])
+
+
 class MessagingService(ChannelOps):
     def __init__(self, server: AgentServer) -> None:
         self.server = server
@@ -74,10 +85,15 @@ class MessagingService(ChannelOps):
         message_id: str | None = None,
         idempotency_key: str | None = None,
         create_channel: bool = True,
+        also: Callable[[Any, dict[str, Any]], None] | None = None,
     ) -> Posted:
         """Store one message and publish it once. A missing channel is auto-created (DM when
         `metadata.isDm`/`channelType == "DM"`, reference §4.2b) unless `create_channel` is
-        False (then 404 CHANNEL_NOT_FOUND). Raises BadRequest/InvalidId/NotFound."""
+        False (then 404 CHANNEL_NOT_FOUND). Raises BadRequest/InvalidId/NotFound.
+
+        `also(db, stored_row)` runs in the same write transaction after the message is
+        stored (an agent's turn records its memory of the reply and its run log there), so
+        it commits, or rolls back, with the message and before the NewMessage is published."""
         channel_id = _uuid(channel_id, "channel ID")
         author_id = _uuid(author_id, "author_id")
         if not isinstance(content, str) or not content.strip():
@@ -127,6 +143,8 @@ class MessagingService(ChannelOps):
             if in_reply_to is not None and mq.get_message(db, in_reply_to) is None:
                 row["in_reply_to_root_message_id"] = None  # unknown parent: keep the message
             stored, created = mq.insert_message(db, row)
+            if also is not None:
+                also(db, stored)
             agents = mq.channel_agents(db, channel_id, channel["message_server_id"],
                                        running) if created else []
             return channel, stored, created, agents
@@ -177,25 +195,39 @@ class MessagingService(ChannelOps):
         )
         return [message_json(r) for r in rows]
 
+    def watch_replies(self, name: str) -> Subscription:
+        """A subscription for `wait_for_reply(..., watching=)`: opened BEFORE the message
+        is posted, it sees every reply, so the wait needs no look in the store."""
+        return self.server.bus.subscribe(f"wait:{name}", {NewMessage.name}, capacity=256)
+
     async def wait_for_reply(
-        self, channel_id: str, message_id: str, *, within: float, author_id: str | None = None
+        self, channel_id: str, message_id: str, *, within: float, author_id: str | None = None,
+        watching: Subscription | None = None,
     ) -> dict[str, Any] | None:
         """The first stored reply to `message_id` in the channel (optionally by `author_id`),
         waiting up to `within` seconds; None on timeout. Subscribes before looking in the
-        store, so a reply published in between is not missed."""
+        store, so a reply published in between is not missed; with `watching` (from
+        `watch_replies`, opened before the message was posted) it only listens."""
+        if watching is not None:
+            return await self._next_reply(watching, channel_id, message_id, within, author_id)
         with self.server.bus.subscribe(f"wait:{message_id}", {NewMessage.name},
                                        capacity=256) as sub:
             row = await self.server.store.read(mq.find_reply, channel_id, message_id)
             if row is not None and (author_id is None or row["author_id"] == author_id):
                 return message_json(row)
-            with trio.move_on_after(within if within > 0 else math.inf):
-                async for event in sub:
-                    assert isinstance(event, NewMessage)
-                    msg = event.message
-                    if (msg["channel_id"] == channel_id
-                            and msg.get("in_reply_to_message_id") == message_id
-                            and (author_id is None or msg["author_id"] == author_id)):
-                        return await self.get_message(msg["id"])
+            return await self._next_reply(sub, channel_id, message_id, within, author_id)
+
+    @staticmethod
+    async def _next_reply(sub: Subscription, channel_id: str, message_id: str, within: float,
+                          author_id: str | None) -> dict[str, Any] | None:
+        with trio.move_on_after(within if within > 0 else math.inf):
+            async for event in sub:
+                assert isinstance(event, NewMessage)
+                msg = event.message
+                if (msg["channel_id"] == channel_id
+                        and msg.get("in_reply_to_message_id") == message_id
+                        and (author_id is None or msg["author_id"] == author_id)):
+                    return _published_json(msg)
         return None
 
     # -- changing messages ----------------------------------------------------------------

@@ -65,6 +65,7 @@ def message_json(row: dict[str, Any], server_id: str | None = None) -> dict[str,
     for key in ("thought", "actions", "attachments"):
         if key in raw and key not in metadata:
             metadata[key] = raw[key]
+    created = iso(row["created_at"])
     out: dict[str, Any] = {
         "id": row["id"],
         "channelId": row["channel_id"],
@@ -75,8 +76,9 @@ def message_json(row: dict[str, Any], server_id: str | None = None) -> dict[str,
         "sourceId": row.get("source_id"),
         "inReplyToRootMessageId": row.get("in_reply_to_root_message_id"),
         "metadata": metadata,
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
+        "createdAt": created,
+        "updatedAt": created if row["updated_at"] == row["created_at"]
+        else iso(row["updated_at"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }

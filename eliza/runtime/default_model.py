@@ -49,9 +49,7 @@ async def eliza_reply(runtime: AgentRuntime, params: dict[str, Any]) -> str:
         prompt = str(params.get("prompt") or "")
         text = prompt.strip().splitlines()[-1] if prompt.strip() else ""
     doctor = _conversations.get(runtime.agent_id, str(params.get("roomId") or "default"))
-    if doctor.is_quit(text):
-        return doctor.final()
-    return doctor.respond(text)
+    return doctor.reply(text)
 
 
 async def eliza_small(runtime: AgentRuntime, params: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ answered turn is logged as a run.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from .agent import AgentRuntime
 
 cuu = ids.create_unique_uuid
+# The ids that repeat turn after turn (an agent's world, room, author entity and their
+# participation) are computed once; a sha1 and a UUID each is most of the cost.
+stable_cuu = functools.lru_cache(maxsize=8192)(ids.create_unique_uuid)
 
 # Room types where the agent always answers (ElizaOS bypasses shouldRespond for them).
 ALWAYS_RESPOND_TYPES = frozenset({"DM", "VOICE_DM", "SELF", "API"})
@@ -126,8 +130,9 @@ async def on_new_message(
     # A routed message is checked again when taken in, so an agent removed from the channel
     # (or unsubscribed from the server) while the message waited in its inbox skips it.
     recheck = route is not None
-    turn = Turn(msg, channel, server_id, cuu(agent_id, server_id), cuu(agent_id, msg["channel_id"]),
-                cuu(agent_id, msg["author_id"]), cuu(agent_id, f"{msg['id']}-{agent_id}"))
+    turn = Turn(msg, channel, server_id, stable_cuu(agent_id, server_id),
+                stable_cuu(agent_id, msg["channel_id"]), stable_cuu(agent_id, msg["author_id"]),
+                cuu(agent_id, f"{msg['id']}-{agent_id}"))
     room_type = str(channel["type"] or (msg.get("metadata") or {}).get("channelType") or "GROUP")
     respond = wants_to_respond(runtime, msg, room_type)
     run_id = ids.new_uuid()
@@ -137,7 +142,8 @@ async def on_new_message(
     def take_in(db: Any) -> list[dict[str, Any]] | None:
         if recheck and not mq.takes_part(db, turn.channel_id, agent_id, server_id):
             return None
-        if not am.take_in(db, incoming, cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")):
+        if not am.take_in(db, incoming,
+                          stable_cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")):
             return None  # seen before: no second turn for one message
         if not respond:
             return []
@@ -147,27 +153,36 @@ async def on_new_message(
     history = await store.write(take_in)
     if history is None or not respond:
         return
-    status, error = "error", None
     try:
-        await _answer(runtime, turn, run_id, history)
-        status = "completed"
+        # A turn that answers records its end in the transaction that stores the reply.
+        await _answer(runtime, turn, run_id, history, started)
     except BaseException as exc:
         status = "timeout" if isinstance(exc, trio.Cancelled) else "error"
         error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
         # The UI keeps its input disabled until it hears the turn is over, even a failed one.
         runtime.server.messaging.complete(turn.channel_id, server_id)
-        ended = now_ms()
-        body = {"status": status, "startTime": started, "endTime": ended,
-                "duration": ended - started, **({"error": error} if error else {})}
+        body = _ended(started, status, error)
         with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE):
             await store.write(lambda db: _log(db, runtime, turn, run_id, "run_event", body))
+        raise
+    runtime.server.messaging.complete(turn.channel_id, server_id)
+
+
+def _ended(started: int, status: str, error: str | None = None) -> dict[str, Any]:
+    """The body of the run_event that ends a run."""
+    ended = now_ms()
+    return {"status": status, "startTime": started, "endTime": ended,
+            "duration": ended - started, **({"error": error} if error else {})}
 
 
 async def _answer(
-    runtime: AgentRuntime, turn: Turn, run_id: str, history: list[dict[str, Any]]
+    runtime: AgentRuntime, turn: Turn, run_id: str, history: list[dict[str, Any]],
+    started: int,
 ) -> None:
+    """Generate and post the reply. One transaction stores the reply, the agent's memory
+    of it, the model call's log and the run's `completed` run_event (the messaging
+    service runs `record` inside its write), so a turn that answers costs one write after
+    the one that took the message in."""
     msg = turn.message
     messaging = runtime.server.messaging
     reply_id = ids.new_uuid()
@@ -188,35 +203,36 @@ async def _answer(
     model_log = {"modelType": ModelType.TEXT_LARGE.value, "modelKey": ModelType.TEXT_LARGE.value,
                  "provider": provider.plugin if provider else None, "executionTime": elapsed,
                  "prompt": prompt, "response": text}
-    posted = None
-    if text.strip():
-        meta = msg.get("metadata") or {}
-        posted = await messaging.post_message(
-            channel_id=turn.channel_id, author_id=runtime.agent_id, content=text,
-            message_server_id=turn.server_id, source_type="agent_response",
-            raw_message={"text": text, "thought": "", "actions": ["REPLY"]},
-            metadata={"agent_id": runtime.agent_id, "agentName": runtime.name,
-                      "channelType": meta.get("channelType") or turn.channel["type"],
-                      "isDm": turn.channel["type"] in ("DM", "VOICE_DM"), "runId": run_id},
-            in_reply_to=msg["id"], message_id=reply_id, create_channel=False,
-        )
     agent_id = runtime.agent_id
 
-    def record(db: Any) -> None:
+    def record(db: Any, posted: dict[str, Any] | None) -> None:
         _log(db, runtime, turn, run_id, f"useModel:{ModelType.TEXT_LARGE.value}", model_log)
-        if posted is None:
-            return
-        am.insert_memory(db, {
-            "id": cuu(agent_id, f"{reply_id}-{agent_id}"), "type": "messages",
-            "created_at": posted.struct["created_at"], "entity_id": agent_id,
-            "agent_id": agent_id, "room_id": turn.room_id, "world_id": turn.world_id,
-            "content": {"text": text, "source": "agent_response", "actions": ["REPLY"],
-                        "inReplyTo": turn.memory_id},
-            "metadata": {"type": "message", "source": "agent_response", "sourceId": reply_id,
-                         "raw": {"senderName": runtime.name, "senderId": agent_id}},
-        })
+        if posted is not None:
+            am.insert_memory(db, {
+                "id": cuu(agent_id, f"{reply_id}-{agent_id}"), "type": "messages",
+                "created_at": posted["created_at"], "entity_id": agent_id,
+                "agent_id": agent_id, "room_id": turn.room_id, "world_id": turn.world_id,
+                "content": {"text": text, "source": "agent_response", "actions": ["REPLY"],
+                            "inReplyTo": turn.memory_id},
+                "metadata": {"type": "message", "source": "agent_response",
+                             "sourceId": reply_id,
+                             "raw": {"senderName": runtime.name, "senderId": agent_id}},
+            })
+        _log(db, runtime, turn, run_id, "run_event", _ended(started, "completed"))
 
-    await runtime.server.store.write(record)
+    if not text.strip():
+        await runtime.server.store.write(record, None)
+        return
+    meta = msg.get("metadata") or {}
+    await messaging.post_message(
+        channel_id=turn.channel_id, author_id=runtime.agent_id, content=text,
+        message_server_id=turn.server_id, source_type="agent_response",
+        raw_message={"text": text, "thought": "", "actions": ["REPLY"]},
+        metadata={"agent_id": runtime.agent_id, "agentName": runtime.name,
+                  "channelType": meta.get("channelType") or turn.channel["type"],
+                  "isDm": turn.channel["type"] in ("DM", "VOICE_DM"), "runId": run_id},
+        in_reply_to=msg["id"], message_id=reply_id, create_channel=False, also=record,
+    )
 
 
 def _incoming(runtime: AgentRuntime, turn: Turn, room_type: str) -> am.IncomingMemory:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..bus import MessageStreamChunk, NewMessage
+from ..bus import MessageStreamChunk, NewMessage, Subscription
 from ..errors import ApiError
 from ..store.servers import iso
 from .errors import SessionValidationError
@@ -60,11 +60,13 @@ def agent_content(*, message_id: str, text: str, raw: Any, author_id: str, chann
 
 
 async def wait_for_agent(service: SessionService, row: dict[str, Any],
-                         user_message_id: str) -> dict[str, Any] | None:
-    """transport http: the agent's reply as Content, or None if none came in time."""
+                         user_message_id: str, watching: Subscription | None = None,
+                         ) -> dict[str, Any] | None:
+    """transport http: the agent's reply as Content, or None if none came in time.
+    `watching`: `MessagingService.watch_replies()`, opened before the message was posted."""
     reply = await service.server.messaging.wait_for_reply(
         row["channel_id"], user_message_id, within=reply_deadline(service),
-        author_id=row["agent_id"])
+        author_id=row["agent_id"], watching=watching)
     if reply is None:
         return None
     return agent_content(

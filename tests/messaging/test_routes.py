@@ -173,5 +173,6 @@ async def test_streaming_model_chunks_share_the_reply_id(
     assert reply["content"] == "Hello from a stream"
     assert reply["inReplyToRootMessageId"] == sent["id"]
     assert chunks == [MessageStreamChunk(message_id=reply["id"], channel_id=channel["id"],
-                                         agent_id=ELIZA_ID, chunk=c, index=i)
+                                         agent_id=ELIZA_ID, chunk=c, index=i,
+                                         in_reply_to=sent["id"])
                       for i, c in enumerate(("Hello ", "from ", "a stream"))]

@@ -190,12 +190,23 @@ class Doctor:
 
     def is_quit(self, text: str) -> bool:
         """True when some clause of ``text`` is exactly a quit phrase ("Bye.", "ok, quit")."""
+        return self._quits(_clauses(text))
+
+    def _quits(self, clauses: list[list[_Word]]) -> bool:
         phrases = self._script.quit_phrases
-        return any(tuple(w.key for w in clause) in phrases for clause in _clauses(text))
+        return any(tuple(w.key for w in clause) in phrases for clause in clauses)
+
+    def reply(self, text: str) -> str:
+        """`final()` when ``text`` quits, else `respond(text)`; the input is split once."""
+        clauses = _clauses(text)
+        return self.final() if self._quits(clauses) else self._respond(clauses)
 
     def respond(self, text: str) -> str:
+        return self._respond(_clauses(text))
+
+    def _respond(self, raw: list[list[_Word]]) -> str:
         script = self._script
-        clauses = [self._prepare(clause) for clause in _clauses(text)]
+        clauses = [self._prepare(clause) for clause in raw]
         if not clauses:
             return self._none_reply()
         for clause in clauses:
