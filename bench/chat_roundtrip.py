@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -32,7 +30,7 @@ from typing import Any
 import httpx
 import trio
 
-from bench.server import start_server
+from bench.server import cpu_s, loadavg, serving, worker_pid
 
 ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine (DESIGN.md)
 REPLY_DEADLINE = 30.0  # seconds; one reply taking longer fails the run
@@ -96,27 +94,6 @@ def summary(latencies: list[float], wall: float, cpu: float | None = None
     return out
 
 
-# The server worker's pid and CPU time (bench.density has the same; it imports this module).
-
-
-def worker_pid(data_dir: Path, parent: int) -> int:
-    """The hypercorn worker serving the app: it writes its pid into `server.lock`."""
-    pid = int((data_dir / "server.lock").read_text().strip())
-    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    if pid != parent and ppid != parent:
-        raise SystemExit(f"pid {pid} in server.lock is not hypercorn ({parent})'s worker")
-    return pid
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 async def run_mode(url: str, agent_id: str, pid: int, make: Any, args: argparse.Namespace
                    ) -> dict[str, Any]:
     load = loadavg()
@@ -174,16 +151,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / ".eliza"
-        proc, url = start_server(data_dir)
-        try:
+        with serving(data_dir) as (proc, url):
             report = trio.run(bench, url, worker_pid(data_dir, proc.pid), args)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     print(json.dumps(report, indent=2))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -35,34 +34,12 @@ import httpx
 import trio
 
 from bench.chat_roundtrip import session_user, summary
-from bench.server import ROOT, start_server
+from bench.server import ROOT, cpu_s, loadavg, rss_mb, serving, worker_pid
 
 IDLE_CPU = 0.02  # seconds of server CPU per second below which the server counts as idle
 
 
 # -- the server process ----------------------------------------------------------------------
-
-
-def worker_pid(data_dir: Path, parent: int) -> int:
-    """The hypercorn worker serving the app: it writes its pid into `server.lock`."""
-    pid = int((data_dir / "server.lock").read_text().strip())
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    ppid = int(stat.rsplit(")", 1)[1].split()[1])
-    if pid != parent and ppid != parent:
-        raise SystemExit(f"pid {pid} in server.lock is not hypercorn ({parent})'s worker")
-    return pid
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_idle(pid: int, *, within: float = 120.0) -> float:
@@ -74,10 +51,6 @@ async def wait_idle(pid: int, *, within: float = 120.0) -> float:
             await trio.sleep(1.0)
             if cpu_s(pid) - before < IDLE_CPU:
                 return round(time.perf_counter() - t0, 1)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 # -- agents and chat -----------------------------------------------------------------------
@@ -271,17 +244,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / ".eliza"
-        proc, url = start_server(data_dir)
-        try:
+        with serving(data_dir) as (proc, url):
             pid = worker_pid(data_dir, proc.pid)
             report = trio.run(bench, url, pid, proc.pid, args)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     print(json.dumps(report, indent=2))
 
 

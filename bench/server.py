@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -55,3 +57,47 @@ def start_server(
         time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"{app} did not start within {STARTUP:.0f} s")
+
+
+@contextmanager
+def serving(data_dir: Path, **kw: object) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`start_server`, and stop the server (SIGTERM, then SIGKILL after 30 s) on exit."""
+    proc, url = start_server(data_dir, **kw)  # type: ignore[arg-type]
+    try:
+        yield proc, url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- reading the server process (Linux /proc; psutil is not a dependency) -------------------
+
+
+def worker_pid(data_dir: Path, parent: int) -> int:
+    """The hypercorn worker serving the app: it writes its pid into `server.lock`."""
+    pid = int((data_dir / "server.lock").read_text().strip())
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    if pid != parent and ppid != parent:
+        raise SystemExit(f"pid {pid} in server.lock is not hypercorn ({parent})'s worker")
+    return pid
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
