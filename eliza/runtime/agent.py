@@ -14,6 +14,8 @@ import trio
 
 from ..bus import AGENT_EVENTS, Event, Subscription
 from ..errors import ModelNotAvailable
+from ..logs import now_ms
+from .catchup import missed_messages
 from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
 
@@ -150,6 +152,10 @@ class AgentRuntime:
             else:
                 await EmbeddingIndexer.release(self)
             with inbox:
+                for missed in await self._missed_messages():
+                    if self.stopping:
+                        break
+                    await self.run_turn(missed)
                 async for event in inbox:
                     if self.stopping:  # events still queued when the stop came are dropped
                         break
@@ -160,6 +166,15 @@ class AgentRuntime:
         self._inbox = None
         if inbox.overflowed and not self.stopping:
             raise RuntimeError(f"agent {self.name} fell behind its inbox")
+
+    async def _missed_messages(self) -> list[Event]:
+        """Messages stored for this agent that it never took in (`catchup`)."""
+        if self.server.turn_handler is None:
+            return []
+        events = await self.server.store.read(missed_messages, self.agent_id, now_ms())
+        if events:
+            self.log.info("%s catches up on %d message(s)", self.name, len(events))
+        return list(events)
 
     def close_inbox(self) -> None:
         """Finish the turn in progress, then return from `run`."""

@@ -326,3 +326,12 @@ def m005_embedding_queue(db: Database) -> None:
             DELETE FROM embedding_queue WHERE memory_id = old.id;
         END"""
     )
+
+
+@core()
+def m006_participant_joined_at(db: Database) -> None:
+    """When each participant joined its channel (epoch ms; 0 for those from before): an
+    agent catching up on start never answers what was said before it was there."""
+    db.execute(
+        "ALTER TABLE channel_participants ADD COLUMN joined_at INTEGER NOT NULL DEFAULT 0"
+    )
