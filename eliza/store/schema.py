@@ -331,7 +331,9 @@ def m005_embedding_queue(db: Database) -> None:
 @core()
 def m006_participant_joined_at(db: Database) -> None:
     """When each participant joined its channel (epoch ms; 0 for those from before): an
-    agent catching up on start never answers what was said before it was there."""
+    agent catching up on start never answers what was said before it was there. The index
+    answers the catch-up's "newest memory of this agent" without reading all of them."""
     db.execute(
         "ALTER TABLE channel_participants ADD COLUMN joined_at INTEGER NOT NULL DEFAULT 0"
     )
+    db.execute("CREATE INDEX memories_agent_created ON memories(agent_id, created_at)")

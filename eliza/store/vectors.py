@@ -148,13 +148,16 @@ def finish(
     queue. An item re-queued meanwhile (its text was edited) has a new seq and stays queued,
     and its vector from the old text is not stored. Returns how many vectors were stored."""
     stored = 0
+    tables = set(vector_tables(db))  # read once per batch, not once per memory
     for item, vector in done:
         taken = db.execute("DELETE FROM embedding_queue WHERE memory_id = ? AND seq = ?",
                            [item.memory_id, item.seq]).rowcount
         if not taken or vector is None:
             continue
-        name = ensure_table(db, len(vector))
-        for table in vector_tables(db):  # one vector per memory, whatever its dimensions
+        name = table_name(len(vector))
+        if name not in tables:
+            tables.add(ensure_table(db, len(vector)))
+        for table in tables:  # one vector per memory, whatever its dimensions
             db.execute(f"DELETE FROM {table} WHERE memory_id = ?", [item.memory_id])
         db.execute(
             f"INSERT INTO {name} (memory_id, agent_id, embedding, model, room_id, type)"
