@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .api.agents import agents_listing
+from .clock import now_ms
 from .errors import ApiError, Unauthorized
-from .logs import now_ms
 
 if TYPE_CHECKING:
     from .security.middleware import Security

@@ -7,7 +7,6 @@ sends them: `{time (ms), level (number), msg, agentName?, agentId?}`.
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -111,6 +110,3 @@ class LogBuffer(logging.Handler):
     def __len__(self) -> int:
         return len(self._entries)
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

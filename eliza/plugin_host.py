@@ -1,8 +1,8 @@
 """The host side of plugins: supervised bus listeners and the installed-plugin listing.
 
-`run_bus_listeners(server)` runs every :class:`~eliza.BusListener` the plugins registered
-(`server.bus_listeners`, filled at start-up) as its own task in one nursery, each fed by its
-own bounded bus subscription. A plugin's handler is plugin code, so it is contained: an
+`BusListenerHost.run` runs every :class:`~eliza.BusListener` the plugins registered
+(`host.listeners`, filled at start-up) as its own task in one nursery, each fed by its own
+bounded bus subscription. A plugin's handler is plugin code, so it is contained: an
 exception is logged with its traceback and the listener goes on with the next event; a
 handler that hangs is cut off by a deadline. If the loop itself dies it is restarted with
 backoff. A listener that falls `capacity` events behind is cut off by the bus (see
@@ -16,19 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 import trio
 
-from .bus import EVENT_NAMES, Event, Subscription
+from .bus import EVENT_NAMES, Event, MessageBus, Subscription
 from .plugin_api import BusListener
 from .plugins import is_builtin, make_plugin_manager, plugin_distribution
 
 if TYPE_CHECKING:
-    from .server import AgentServer
     from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,126 +57,120 @@ class ListenerStats:
         return asdict(self)
 
 
-@dataclass
-class _Hosted:
-    stats: list[ListenerStats] = field(default_factory=list)
+class BusListenerHost:
+    """The plugins' bus listeners of one server."""
 
+    def __init__(self, bus: MessageBus) -> None:
+        self.bus = bus
+        # By plugin name; the server fills it from `register_bus_listeners` at start-up.
+        self.listeners: dict[str, list[BusListener]] = {}
+        self.stats: list[ListenerStats] = []
+        self.running = False
 
-# Keyed by server, so several servers in one process (tests) keep separate books and a
-# second `run_bus_listeners` for the same server is refused instead of doubling deliveries.
-_hosted: weakref.WeakKeyDictionary[AgentServer, _Hosted] = weakref.WeakKeyDictionary()
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Run every registered bus listener until cancelled.
 
-
-def bus_listeners_running(server: AgentServer) -> bool:
-    return server in _hosted
-
-
-def listener_stats(server: AgentServer) -> list[ListenerStats]:
-    hosted = _hosted.get(server)
-    return list(hosted.stats) if hosted else []
-
-
-async def run_bus_listeners(
-    server: AgentServer, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Run every registered bus listener until cancelled.
-
-    Reports started once every listener is subscribed, so no event published after
-    `await nursery.start(run_bus_listeners, server)` returns is missed.
-    """
-    if server in _hosted:
-        raise RuntimeError("bus listeners already run for this server")
-    hosted = _hosted[server] = _Hosted()
-    try:
-        async with trio.open_nursery() as nursery:
-            for plugin, listeners in server.bus_listeners.items():
-                for index, listener in enumerate(listeners):
-                    events = sorted(set(listener.events))
-                    unknown = set(events) - EVENT_NAMES
-                    name = listener.name or f"{plugin}:{index}"
-                    if unknown or not events:
-                        # A configuration error: retrying can never succeed, so say it once.
-                        log.error("bus listener %s of plugin %s names unknown events %s; "
-                                  "it does not run (known: %s)", name, plugin,
-                                  sorted(unknown) or "(none)", sorted(EVENT_NAMES))
-                        continue
-                    stats = ListenerStats(plugin, name, events)
-                    hosted.stats.append(stats)
-                    await nursery.start(_supervise, server, listener, stats)
-            task_status.started()
-            await trio.sleep_forever()
-    finally:
-        _hosted.pop(server, None)
-
-
-async def _supervise(
-    server: AgentServer,
-    listener: BusListener,
-    stats: ListenerStats,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    backoff = BACKOFF_MIN
-    sub = _subscribe(server, stats)
-    task_status.started()
-    while True:
-        began = trio.current_time()
+        Reports started once every listener is subscribed, so no event published after
+        `await nursery.start(host.run)` returns is missed. A second `run` of the same host
+        is refused instead of doubling deliveries.
+        """
+        if self.running:
+            raise RuntimeError("the bus listeners already run")
+        self.running = True
+        self.stats = []
         try:
-            sub = await _consume(server, listener, stats, sub)
-            continue  # a clean return means "re-subscribed after an overflow"
-        except Exception as exc:
-            # Only the host's own loop can get here (handler errors are caught below); it
-            # is restarted, never allowed to take the server down.
-            stats.restarts += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("bus listener %s of plugin %s died; restarting in %.1f s",
-                          stats.name, stats.plugin, backoff)
-        sub.close()
-        if trio.current_time() - began > HEALTHY_AFTER:
-            backoff = BACKOFF_MIN
-        await trio.sleep(backoff)
-        backoff = min(BACKOFF_MAX, backoff * 2)
-        sub = _subscribe(server, stats)
+            async with trio.open_nursery() as nursery:
+                for plugin, listeners in self.listeners.items():
+                    for index, listener in enumerate(listeners):
+                        stats = self._stats_for(plugin, index, listener)
+                        if stats is not None:
+                            self.stats.append(stats)
+                            await nursery.start(self._supervise, listener, stats)
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self.running = False
 
+    @staticmethod
+    def _stats_for(plugin: str, index: int, listener: BusListener) -> ListenerStats | None:
+        events = sorted(set(listener.events))
+        unknown = set(events) - EVENT_NAMES
+        name = listener.name or f"{plugin}:{index}"
+        if unknown or not events:
+            # A configuration error: retrying can never succeed, so say it once.
+            log.error("bus listener %s of plugin %s names unknown events %s; it does not run "
+                      "(known: %s)", name, plugin, sorted(unknown) or "(none)",
+                      sorted(EVENT_NAMES))
+            return None
+        return ListenerStats(plugin, name, events)
 
-def _subscribe(server: AgentServer, stats: ListenerStats) -> Subscription:
-    return server.bus.subscribe(f"plugin:{stats.plugin}:{stats.name}", stats.events,
-                                capacity=LISTENER_CAPACITY)
+    async def _supervise(
+        self,
+        listener: BusListener,
+        stats: ListenerStats,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        backoff = BACKOFF_MIN
+        sub = self._subscribe(stats)
+        task_status.started()
+        while True:
+            began = trio.current_time()
+            try:
+                sub = await self._consume(listener, stats, sub)
+                continue  # a clean return means "re-subscribed after an overflow"
+            except Exception as exc:
+                # Only the host's own loop can get here (handler errors are caught in
+                # `_deliver`); it is restarted, never allowed to take the server down.
+                stats.restarts += 1
+                stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("bus listener %s of plugin %s died; restarting in %.1f s",
+                              stats.name, stats.plugin, backoff)
+            sub.close()
+            if trio.current_time() - began > HEALTHY_AFTER:
+                backoff = BACKOFF_MIN
+            await trio.sleep(backoff)
+            backoff = min(BACKOFF_MAX, backoff * 2)
+            sub = self._subscribe(stats)
 
+    def _subscribe(self, stats: ListenerStats) -> Subscription:
+        return self.bus.subscribe(f"plugin:{stats.plugin}:{stats.name}", stats.events,
+                                  capacity=LISTENER_CAPACITY)
 
-async def _consume(
-    server: AgentServer, listener: BusListener, stats: ListenerStats, sub: Subscription
-) -> Subscription:
-    """Deliver events until the subscription overflows; return its replacement."""
-    replacement: Subscription | None = None
-    published_when_healthy = server.bus.published
-    try:
-        with sub:
-            async for event in sub:
-                await _deliver(listener, stats, event)
-                if sub.overflowed and replacement is None:
-                    # Re-subscribe before draining the rest of the old buffer, so the window
-                    # in which events go nowhere is as short as it can be.
-                    replacement = _subscribe(server, stats)
-                    missed = server.bus.published - published_when_healthy
-                    stats.resubscribes += 1
-                    stats.lost_at_least += 1
-                    log.warning(
-                        "bus listener %s of plugin %s fell %d events behind and was cut off: "
-                        "at least 1 event lost (%d bus events were published meanwhile, not "
-                        "all of them for it); re-subscribed", stats.name, stats.plugin,
-                        LISTENER_CAPACITY, missed)
-                elif not sub.overflowed:
-                    published_when_healthy = server.bus.published
-    except BaseException:
-        if replacement is not None:
-            replacement.close()  # never leave a subscription nobody drains
-        raise
-    if replacement is None:
-        # Closed by someone else without an overflow: treat it as a crash, so the restart
-        # goes through the backoff instead of spinning.
-        raise RuntimeError("the bus closed the subscription")
-    return replacement
+    async def _consume(
+        self, listener: BusListener, stats: ListenerStats, sub: Subscription
+    ) -> Subscription:
+        """Deliver events until the subscription overflows; return its replacement."""
+        replacement: Subscription | None = None
+        published_when_healthy = self.bus.published
+        try:
+            with sub:
+                async for event in sub:
+                    await _deliver(listener, stats, event)
+                    if sub.overflowed and replacement is None:
+                        # Re-subscribe before draining the rest of the old buffer, so the
+                        # window in which events go nowhere is as short as it can be.
+                        replacement = self._subscribe(stats)
+                        missed = self.bus.published - published_when_healthy
+                        stats.resubscribes += 1
+                        stats.lost_at_least += 1
+                        log.warning(
+                            "bus listener %s of plugin %s fell %d events behind and was cut "
+                            "off: at least 1 event lost (%d bus events were published "
+                            "meanwhile, not all of them for it); re-subscribed", stats.name,
+                            stats.plugin, LISTENER_CAPACITY, missed)
+                    elif not sub.overflowed:
+                        published_when_healthy = self.bus.published
+        except BaseException:
+            if replacement is not None:
+                replacement.close()  # never leave a subscription nobody drains
+            raise
+        if replacement is None:
+            # Closed by someone else without an overflow: treat it as a crash, so the
+            # restart goes through the backoff instead of spinning.
+            raise RuntimeError("the bus closed the subscription")
+        return replacement
 
 
 async def _deliver(listener: BusListener, stats: ListenerStats, event: Event) -> None:
@@ -233,11 +225,4 @@ def print_plugins(settings: Settings, *, as_json: bool = False) -> int:
     return 0
 
 
-__all__ = [
-    "ListenerStats",
-    "bus_listeners_running",
-    "describe_plugins",
-    "listener_stats",
-    "print_plugins",
-    "run_bus_listeners",
-]
+__all__ = ["BusListenerHost", "ListenerStats", "describe_plugins", "print_plugins"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import import_module, metadata
-from typing import Any
+from typing import Any, Literal
 
 import pluggy
 
@@ -73,6 +73,31 @@ def plugin_name_for(reference: str, installed: Iterable[str]) -> str | None:
     short = reference.rsplit("/", 1)[-1]
     short = short.removeprefix("plugin-").removeprefix("eliza-plugin-")
     return short if short in names else None
+
+
+def call_each(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    *,
+    errors: Literal["raise", "log"] = "raise",
+    **kwargs: Any,
+) -> Iterator[tuple[str, Any]]:
+    """Call each plugin's implementation of `hook_name` on its own, yielding (plugin name,
+    result). Each call goes through pluggy (a subset hook caller), so hook tracing sees it;
+    the server uses this where it must know which plugin answered. With `errors="log"` an
+    implementation that raises is logged and the others still run."""
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    for impl in impls:
+        others = [other.plugin for other in impls if other is not impl]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        try:
+            results = caller(**kwargs)
+        except Exception:
+            if errors == "raise":
+                raise
+            log.exception("hook %s of plugin %s failed", hook_name, impl.plugin_name)
+            continue
+        yield impl.plugin_name, results[0] if results else None
 
 
 async def await_me_maybe(value: Any) -> Any:

@@ -1,5 +1,6 @@
-"""AgentServer: the one wiring point. It owns the store, the bus, the plugin manager, the
-log capture and the agent registry, and runs them inside its own nursery."""
+"""AgentServer: the one wiring point. It builds every part and hands each one what it uses
+(constructor injection), owns the plugin manager, and runs the long-lived parts inside its
+own nursery. No other module of the core knows all the parts."""
 
 from __future__ import annotations
 
@@ -16,21 +17,21 @@ from typing import IO, Any
 import pluggy
 import trio
 
-from .bus import MessageBus
+from .bus import InProcessBus, MessageBus
 from .logs import LogBuffer
 from .messaging import MessagingService
-from .plugin_api import BusListener, Panel, Route
-from .plugin_host import run_bus_listeners
-from .plugins import await_me_maybe, is_builtin, make_plugin_manager, plugin_name_for
+from .plugin_api import Panel, Route
+from .plugin_host import BusListenerHost
+from .plugins import await_me_maybe, call_each, is_builtin, make_plugin_manager, plugin_name_for
 from .realtime.hub import RealtimeHub
 from .runtime.agent import AgentRuntime, TurnHandler
 from .runtime.models import ModelProvider, ModelRegistry, ModelType
 from .runtime.pipeline import handle_event
 from .runtime.registry import AgentRegistry
-from .security.secrets import SecretBox, load_or_create_salt
-from .sessions import run_session_sweeper
+from .security.secrets import SecretBox
+from .sessions import SessionService, run_session_sweeper
 from .settings import Settings
-from .store import Store, core_migrations
+from .store import SqliteStore, Store, core_migrations
 from .store.agents import AgentRecord, get_meta, set_meta
 
 log = logging.getLogger(__name__)
@@ -63,18 +64,20 @@ class AgentServer:
         self.pm = pm or make_plugin_manager(
             allow=settings.load_plugins, trace=settings.trace_plugins
         )
-        self.store = Store(settings.db_path)
-        self.bus = MessageBus()
+        self.store: Store = SqliteStore(settings.db_path)
+        self.bus: MessageBus = InProcessBus()
         self.logs = LogBuffer()
-        self.agents = AgentRegistry(self)
-        self._secrets: SecretBox | None = None
-        # The one way messages enter (SPEC fix 5), and the agents' side of each message.
-        self.messaging = MessagingService(self)
-        self.turn_handler: TurnHandler | None = handle_event
-        self.realtime = RealtimeHub(self)
+        self.secrets = SecretBox(settings.data_dir, settings.secret_salt)
+        self.agents = AgentRegistry(self.store, self.secrets, self.build_runtime, handle_event)
+        # The one way messages enter: one stored message, one bus event.
+        self.messaging = MessagingService(self.store, self.bus, settings, self.agents)
+        self.sessions = SessionService(self.store, self.bus, self.messaging, self.agents,
+                                       settings)
+        self.realtime = RealtimeHub(self.bus, self.messaging, settings, self.logs)
+        self.listeners = BusListenerHost(self.bus)
+        # What the plugins contribute, by plugin name (filled when the server starts).
         self.routes: dict[str, list[Route]] = {}
         self.panels: dict[str, list[Panel]] = {}
-        self.bus_listeners: dict[str, list[BusListener]] = {}
         self.model_providers: dict[str, list[ModelProvider]] = {}
         self.started_at = time.time()
         self.ready = trio.Event()
@@ -86,16 +89,15 @@ class AgentServer:
         self._lock_file: IO[str] | None = None
 
     @property
+    def turn_handler(self) -> TurnHandler | None:
+        """What each running agent does with the events of its inbox."""
+        return self.agents.turn_handler
+
+    @property
     def nursery(self) -> trio.Nursery:
         if self._nursery is None:
             raise RuntimeError("the server is not running")
         return self._nursery
-
-    @property
-    def secrets(self) -> SecretBox:
-        if self._secrets is None:
-            raise RuntimeError("the server is not running")
-        return self._secrets
 
     def plugin_names(self) -> list[str]:
         """Installed plugins by name (entry-point names, then the built-in modules)."""
@@ -107,8 +109,7 @@ class AgentServer:
         """Open everything, start the agents, report started; on cancellation stop the
         agents within the grace period and close the store."""
         self._lock_data_dir()
-        salt = load_or_create_salt(self.settings.data_dir, self.settings.secret_salt)
-        self._secrets = SecretBox(salt)
+        self.secrets.open()
         root = logging.getLogger()
         root.addHandler(self.logs)
         try:
@@ -117,11 +118,11 @@ class AgentServer:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.agents.run)
-                await nursery.start(run_bus_listeners, self)
-                await nursery.start(run_session_sweeper, self)
+                await nursery.start(self.listeners.run)
+                await nursery.start(run_session_sweeper, self.sessions)
                 await nursery.start(self.realtime.run)
-                for impl in self.pm.hook.startup.get_hookimpls():
-                    await await_me_maybe(impl.function(server=self))
+                for _, result in call_each(self.pm, "startup", server=self):
+                    await await_me_maybe(result)
                 await self._ensure_default_agent()
                 await self.agents.resume()
                 self.ready.set()
@@ -141,12 +142,14 @@ class AgentServer:
     async def _shutdown(self) -> None:
         with trio.move_on_after(SHUTDOWN_GRACE + 1):
             await self.agents.stop_all(SHUTDOWN_GRACE)
-        for impl in self.pm.hook.shutdown.get_hookimpls():
+        # Each plugin's hook on its own, so one failure does not stop the others'.
+        for plugin, result in call_each(self.pm, "shutdown", server=self,
+                                        errors="log"):
             try:
                 with trio.move_on_after(SHUTDOWN_GRACE):
-                    await await_me_maybe(impl.function(server=self))
+                    await await_me_maybe(result)
             except Exception:
-                log.exception("shutdown hook of plugin %s failed", impl.plugin_name)
+                log.exception("shutdown hook of plugin %s failed", plugin)
 
     async def _ensure_default_agent(self) -> None:
         if not self.settings.default_agent:
@@ -181,20 +184,14 @@ class AgentServer:
         return sets
 
     async def _collect_plugin_contributions(self) -> None:
-        hook = self.pm.hook
-        for impl in hook.register_models.get_hookimpls():
-            result = await await_me_maybe(impl.function(server=self))
-            self.model_providers[impl.plugin_name] = _providers(result, impl.plugin_name)
-        for impl in hook.register_routes.get_hookimpls():
-            self.routes[impl.plugin_name] = list(await await_me_maybe(impl.function(server=self))
-                                                 or [])
-        for impl in hook.register_panels.get_hookimpls():
-            self.panels[impl.plugin_name] = list(await await_me_maybe(impl.function(server=self))
-                                                 or [])
-        for impl in hook.register_bus_listeners.get_hookimpls():
-            self.bus_listeners[impl.plugin_name] = list(
-                await await_me_maybe(impl.function(server=self)) or []
-            )
+        for plugin, result in call_each(self.pm, "register_models", server=self):
+            self.model_providers[plugin] = _providers(await await_me_maybe(result), plugin)
+        for plugin, result in call_each(self.pm, "register_routes", server=self):
+            self.routes[plugin] = list(await await_me_maybe(result) or [])
+        for plugin, result in call_each(self.pm, "register_panels", server=self):
+            self.panels[plugin] = list(await await_me_maybe(result) or [])
+        for plugin, result in call_each(self.pm, "register_bus_listeners", server=self):
+            self.listeners.listeners[plugin] = list(await await_me_maybe(result) or [])
 
     def enabled_plugins(self, character: Mapping[str, Any]) -> frozenset[str]:
         """Installed plugins a character enables (unknown references are reported)."""
@@ -209,7 +206,10 @@ class AgentServer:
                 enabled.add(name)
         return frozenset(enabled)
 
-    def build_runtime(self, record: AgentRecord) -> AgentRuntime:
+    def build_runtime(self, record: AgentRecord, turn_handler: TurnHandler | None
+                      ) -> AgentRuntime:
+        """The runtime of an agent: its opened character, the models of the plugins it
+        enables (and the built-in ones), and the parts its turns use."""
         character = self.secrets.decrypt_character(record.character)
         enabled = self.enabled_plugins(character)
         providers = [
@@ -218,7 +218,11 @@ class AgentServer:
             if is_builtin(plugin) or plugin in enabled
             for provider in offered
         ]
-        return AgentRuntime(self, record.id, character, ModelRegistry(providers), enabled)
+        return AgentRuntime(
+            record.id, character, ModelRegistry(providers), enabled, store=self.store,
+            bus=self.bus, replies=self.messaging, agents=self.agents, settings=self.settings,
+            turn_handler=turn_handler,
+        )
 
     # -- one process per data directory -----------------------------------------------------
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from ..errors import BadRequest
+from ..errors import AgentNotFound, BadRequest
+from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
 from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
 
@@ -161,4 +162,7 @@ async def generate_title(channel_id: str) -> Any:
     agent_id = body.get("agentId") or request.args.get("agentId")
     if not agent_id:
         raise BadRequest("Valid agent ID is required", code="INVALID_ID")
-    return ok(await server().messaging.generate_title(channel_id, uuid_param(str(agent_id))))
+    runtime = server().agents.runtime(uuid_param(str(agent_id)))
+    if runtime is None:
+        raise AgentNotFound("Agent not found or not active")
+    return ok(await channel_title(runtime, channel_id))

@@ -12,8 +12,8 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from .. import ids
+from ..clock import now_ms
 from ..errors import ApiError, BadRequest, NotFound
-from ..logs import now_ms
 from ..store import memory_queries as mq
 from ..store.agent_memory import delete_memory as delete_one
 from .common import json_body, ok, query_int, server, uuid_param

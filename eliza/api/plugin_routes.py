@@ -142,7 +142,7 @@ def router() -> PluginRouter:
 
 
 def enables(runtime: AgentRuntime, plugin: str) -> bool:
-    return is_builtin(plugin) or plugin in runtime.plugins
+    return is_builtin(plugin) or plugin in runtime.enabled_plugins
 
 
 def _runtime_for(srv: AgentServer, plugin: str, agent_id: str | None) -> AgentRuntime:
@@ -226,7 +226,7 @@ async def agent_panels(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     record = srv.agents.get(agent_id)
     runtime = srv.agents.runtime(agent_id)
-    enabled = (runtime.plugins if runtime is not None
+    enabled = (runtime.enabled_plugins if runtime is not None
                else srv.enabled_plugins(srv.secrets.decrypt_character(record.character)))
     panels = []
     for name, entry in router().plugins.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from ..plugin_host import describe_plugins, listener_stats
+from ..plugin_host import describe_plugins
 from .common import ok, server
 
 bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
@@ -16,7 +16,7 @@ bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
 @bp.get("")
 async def list_plugins() -> Any:
     srv = server()
-    listeners = listener_stats(srv)
+    listeners = srv.listeners.stats
     rows = describe_plugins(srv.pm)
     for row in rows:
         name = row["name"]

@@ -133,8 +133,8 @@ async def search_memories(agent_id: str) -> Any:
     table = body.get("tableName")
     if table is not None and not isinstance(table, str):
         raise BadRequest("tableName must be a string")
-    memories, mode = await recall.search_memories(srv, agent_id, query, room_id=room_id,
-                                                  table=table or None)
+    memories, mode = await recall.search_memories(srv.store, srv.agents, agent_id, query,
+                                                  room_id=room_id, table=table or None)
     return ok({"memories": memories, "mode": mode.value})
 
 
@@ -148,7 +148,7 @@ async def search_messages() -> Any:
         since=_time(body, "from"),
         until=_time(body, "to"),
     )
-    hits, mode = await recall.search_messages(server(), query, where)
+    hits, mode = await recall.search_messages(server().store, server().agents, query, where)
     messages = [{**message_json(row, server_id), "score": score}
                 for row, server_id, score in hits]
     return ok({"messages": messages, "mode": mode.value})

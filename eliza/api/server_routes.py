@@ -8,8 +8,9 @@ from typing import Any
 from quart import Blueprint, request
 
 from .. import __version__
-from ..logs import LEVELS, LogEntry, now_ms
-from ..store.servers import all_servers
+from ..clock import now_ms
+from ..logs import LEVELS, LogEntry
+from ..store.message_servers import all_servers
 from .common import json_body, server
 from .guards import require_trusted_client
 

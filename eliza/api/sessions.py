@@ -1,5 +1,6 @@
-"""`/api/messaging/sessions*` (reference §6 + Appendix A): unwrapped JSON answers as the
-original sends them, errors in the SPEC's object form with the sessions' own codes.
+"""`/api/messaging/sessions*`: unwrapped JSON answers as the original ElizaOS server sends
+them, errors in the `{success: false, error: {code, message}}` form with the sessions' own
+codes (`SESSION_NOT_FOUND`, `SESSION_EXPIRED`, ...).
 `/health` is registered before `/<session_id>` (static rules win in werkzeug anyway)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from quart import Blueprint, Response, request
 
 from ..errors import BadRequest
 from ..sessions.errors import SessionValidationError
-from ..sessions.service import SessionService, sessions_for
+from ..sessions.service import SessionService
 from ..sessions.transports import sse_stream, transport_of, wait_for_agent
 from .common import json_body, server
 from .messaging_common import parse_cursor
@@ -23,7 +24,7 @@ MAX_LIMIT = 100
 
 
 def _service() -> SessionService:
-    return sessions_for(server())
+    return server().sessions
 
 
 async def _body() -> dict[str, Any]:
@@ -104,11 +105,11 @@ async def send_message(session_id: str) -> Any:
                             status=200, content_type="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
-        response.timeout = None  # trio-stack gotcha 12; the stream has its own deadline
+        response.timeout = None  # Quart cuts responses at 60 s; the stream has its own deadline
         return response
     if transport == "http":
         # Listening before the message is posted: no reply can slip by unseen.
-        with service.server.messaging.watch_replies(f"session:{row['id']}") as watching:
+        with service.messaging.watch_replies(f"session:{row['id']}") as watching:
             posted = await service.post(row, content, attachments, metadata)
             message = posted.message
             answer: dict[str, Any] = {"success": True, "userMessage": message,

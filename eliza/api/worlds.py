@@ -9,8 +9,8 @@ from typing import Any
 from quart import Blueprint
 
 from .. import ids
+from ..clock import now_ms
 from ..errors import BadRequest, Conflict, NotFound
-from ..logs import now_ms
 from ..store import memory_queries as mq
 from .common import json_body, ok, server, uuid_param
 from .memory import require_runtime

@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..bus import ChannelCleared, ChannelDeleted, ChannelUpdated, ServerAgentUpdate
-from ..errors import AgentNotFound, BadRequest, ChannelNotFound, InvalidId, NotFound
-from ..logs import now_ms
-from ..runtime.models import ModelType
+from ..clock import now_ms
+from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..store import message_servers as sq
 from ..store import messaging as mq
-from ..store.servers import all_servers
+from ..store.message_servers import all_servers
 from .shapes import channel_json
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..bus import MessageBus
+    from ..runtime.ports import AgentDirectory
+    from ..store import Store
 
 CHANNEL_TYPES = frozenset({"SELF", "DM", "GROUP", "VOICE_DM", "VOICE_GROUP", "FEED", "THREAD",
                            "WORLD", "FORUM", "API"})
-TITLE_MIN_MESSAGES = 4  # as ElizaOS: fewer messages give no title (and cost no model call)
 _UNSET: Any = object()
 
 
@@ -48,7 +48,8 @@ def is_dm_metadata(meta: dict[str, Any]) -> bool:
 def auto_channel(
     channel_id: str, server_id: str, author_id: str, meta: dict[str, Any], now: int
 ) -> tuple[dict[str, Any], list[str]]:
-    """The channel a post to an unknown channel id creates (reference §4.2b)."""
+    """The channel a post to an unknown channel id creates, as ElizaOS's web UI expects
+    (a DM when the metadata says so, with the target user as second member)."""
     dm = is_dm_metadata(meta)
     members = [author_id]
     target = ids.validate_uuid(meta.get("targetUserId") or meta.get("recipientId"))
@@ -69,7 +70,9 @@ def auto_channel(
 
 
 class ChannelOps:
-    server: AgentServer
+    store: Store
+    bus: MessageBus
+    agents: AgentDirectory
 
     # -- channels -----------------------------------------------------------------------
 
@@ -112,10 +115,10 @@ class ChannelOps:
             assert channel is not None
             return channel
 
-        return channel_json(await self.server.store.write(write))
+        return channel_json(await self.store.write(write))
 
     async def get_channel(self, channel_id: str) -> dict[str, Any]:
-        row = await self.server.store.read(mq.get_channel, _uuid(channel_id, "channel ID"))
+        row = await self.store.read(mq.get_channel, _uuid(channel_id, "channel ID"))
         if row is None:
             raise ChannelNotFound("Channel not found")
         return channel_json(row)
@@ -123,7 +126,7 @@ class ChannelOps:
     async def list_channels(self, message_server_id: str) -> list[dict[str, Any]]:
         server_id = _uuid(message_server_id, "serverId")
         return [channel_json(r) for r in
-                await self.server.store.read(mq.channels_for_server, server_id)]
+                await self.store.read(mq.channels_for_server, server_id)]
 
     async def participants(self, channel_id: str) -> list[str]:
         channel_id = _uuid(channel_id, "channel ID")
@@ -133,7 +136,7 @@ class ChannelOps:
                 return None
             return mq.participants(db, channel_id)
 
-        members = await self.server.store.read(read)
+        members = await self.store.read(read)
         if members is None:
             raise ChannelNotFound("Channel not found")
         return members
@@ -166,7 +169,7 @@ class ChannelOps:
             assert created is not None
             return created
 
-        return channel_json(await self.server.store.write(write))
+        return channel_json(await self.store.write(write))
 
     async def update_channel(
         self,
@@ -184,7 +187,7 @@ class ChannelOps:
             raise BadRequest("metadata must be an object")
         members = None if participants is None else _uuid_list(participants,
                                                                 "participantCentralUserIds")
-        row = await self.server.store.write(
+        row = await self.store.write(
             lambda db: mq.update_channel(
                 db, channel_id, name=name, metadata=None if metadata is _UNSET else metadata,
                 set_metadata=metadata is not _UNSET, participants=members, now=now_ms(),
@@ -193,14 +196,14 @@ class ChannelOps:
         if row is None:
             raise ChannelNotFound("Channel not found")
         channel = channel_json(row)
-        self.server.bus.publish(ChannelUpdated(channel_id=channel_id, updates=channel))
+        self.bus.publish(ChannelUpdated(channel_id=channel_id, updates=channel))
         return channel
 
     async def delete_channel(self, channel_id: str) -> None:
         channel_id = _uuid(channel_id, "channel ID")
-        if not await self.server.store.write(mq.delete_channel, channel_id):
+        if not await self.store.write(mq.delete_channel, channel_id):
             raise ChannelNotFound("Channel not found")
-        self.server.bus.publish(ChannelDeleted(channel_id=channel_id))
+        self.bus.publish(ChannelDeleted(channel_id=channel_id))
 
     async def clear_channel(self, channel_id: str) -> int:
         """Delete ALL the channel's messages; ChannelCleared. Returns how many."""
@@ -211,10 +214,10 @@ class ChannelOps:
                 return None
             return mq.clear_channel(db, channel_id)
 
-        count = await self.server.store.write(write)
+        count = await self.store.write(write)
         if count is None:
             raise ChannelNotFound("Channel not found")
-        self.server.bus.publish(ChannelCleared(channel_id=channel_id))
+        self.bus.publish(ChannelCleared(channel_id=channel_id))
         return count
 
     async def add_participant(self, channel_id: str, user_id: str, *, agent: bool = False
@@ -223,7 +226,7 @@ class ChannelOps:
         channel_id = _uuid(channel_id, "channel ID")
         user_id = _uuid(user_id, "agentId" if agent else "userId")
         if agent:
-            self.server.agents.get(user_id)
+            self.agents.get(user_id)
 
         def write(db: Any) -> bool:
             if mq.get_channel(db, channel_id) is None:
@@ -231,7 +234,7 @@ class ChannelOps:
             mq.add_participants(db, channel_id, [user_id])
             return True
 
-        if not await self.server.store.write(write):
+        if not await self.store.write(write):
             raise ChannelNotFound("Channel not found")
 
     async def remove_participant(self, channel_id: str, user_id: str) -> None:
@@ -243,45 +246,16 @@ class ChannelOps:
                 return "channel"
             return "" if mq.remove_participant(db, channel_id, user_id) else "member"
 
-        missing = await self.server.store.write(write)
+        missing = await self.store.write(write)
         if missing == "channel":
             raise ChannelNotFound("Channel not found")
         if missing:
             raise NotFound("Agent is not a participant in this channel")
 
-    async def generate_title(self, channel_id: str, agent_id: str) -> dict[str, Any]:
-        """A short title from the channel's messages with the agent's TEXT_SMALL model."""
-        channel_id = _uuid(channel_id, "channel ID")
-        agent_id = _uuid(agent_id, "agent ID")
-        runtime = self.server.agents.runtime(agent_id)
-        if runtime is None:
-            raise AgentNotFound("Agent not found or not active")
-        rows = await self.server.store.read(
-            lambda db: mq.messages_for_channel(db, channel_id, limit=50)
-        )
-        if len(rows) < TITLE_MIN_MESSAGES:
-            return {"title": None, "channelId": channel_id,
-                    "reason": "Not enough messages to generate a title"}
-        rows.reverse()
-        transcript = "\n".join(r["content"] for r in rows)
-        first_user = next((r["content"] for r in rows if r["author_id"] != agent_id),
-                          rows[0]["content"])
-        title = await runtime.use_model(ModelType.TEXT_SMALL, {
-            "purpose": "title",
-            "prompt": "Summarize this conversation as a 3-6 word title. Reply with the title "
-                      f"only.\n\n{transcript}",
-            "message": first_user,
-            "roomId": channel_id,
-            "temperature": 0.3,
-            "maxTokens": 50,
-        })
-        text = str(title or "").strip().strip("\"'").strip() or "New conversation"
-        return {"title": text, "channelId": channel_id, "reason": None}
-
     # -- message servers ------------------------------------------------------------------
 
     async def list_servers(self) -> list[dict[str, Any]]:
-        return await self.server.store.read(all_servers)
+        return await self.store.read(all_servers)
 
     async def create_server(
         self, *, name: str, source_type: str, source_id: str | None = None,
@@ -293,25 +267,25 @@ class ChannelOps:
         row = {"id": _uuid(server_id, "server ID") if server_id else ids.new_uuid(),
                "name": name, "source_type": str(source_type), "source_id": source_id,
                "metadata": metadata, "created_at": now, "updated_at": now}
-        return await self.server.store.write(sq.create_server, row)
+        return await self.store.write(sq.create_server, row)
 
     async def delete_server(self, server_id: str) -> None:
         server_id = _uuid(server_id, "serverId")
         if server_id == ids.DEFAULT_SERVER_ID:
             raise BadRequest("The default message server cannot be deleted")
-        if not await self.server.store.write(sq.delete_server, server_id):
+        if not await self.store.write(sq.delete_server, server_id):
             raise NotFound("Message server not found")
 
     async def server_agents(self, server_id: str) -> list[str]:
-        return await self.server.store.read(sq.server_agents, _uuid(server_id, "serverId"))
+        return await self.store.read(sq.server_agents, _uuid(server_id, "serverId"))
 
     async def agent_servers(self, agent_id: str) -> list[str]:
-        return await self.server.store.read(sq.agent_servers, _uuid(agent_id, "agentId"))
+        return await self.store.read(sq.agent_servers, _uuid(agent_id, "agentId"))
 
     async def add_agent_to_server(self, server_id: str, agent_id: str) -> None:
         server_id = _uuid(server_id, "serverId")
         agent_id = _uuid(agent_id, "agentId")
-        self.server.agents.get(agent_id)
+        self.agents.get(agent_id)
 
         def write(db: Any) -> bool:
             if sq.get_server(db, server_id) is None:
@@ -319,14 +293,14 @@ class ChannelOps:
             sq.add_server_agent(db, server_id, agent_id)
             return True
 
-        if not await self.server.store.write(write):
+        if not await self.store.write(write):
             raise NotFound("Message server not found")
-        self.server.bus.publish(ServerAgentUpdate(
+        self.bus.publish(ServerAgentUpdate(
             type="agent_added_to_server", message_server_id=server_id, agent_id=agent_id))
 
     async def remove_agent_from_server(self, server_id: str, agent_id: str) -> None:
         server_id = _uuid(server_id, "serverId")
         agent_id = _uuid(agent_id, "agentId")
-        await self.server.store.write(sq.remove_server_agent, server_id, agent_id)
-        self.server.bus.publish(ServerAgentUpdate(
+        await self.store.write(sq.remove_server_agent, server_id, agent_id)
+        self.bus.publish(ServerAgentUpdate(
             type="agent_removed_from_server", message_server_id=server_id, agent_id=agent_id))

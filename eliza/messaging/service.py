@@ -1,7 +1,8 @@
 """The messaging service: the ONE way a message enters the system.
 
 Every entry point (REST, Socket.IO, sessions, agents' replies) calls `post_message`, which
-validates, commits the message and publishes exactly one `NewMessage` (SPEC fix 5). A replay
+validates, commits the message and publishes exactly one `NewMessage`, so one stored message
+is one bus event and one turn per participating agent. A replay
 of a client's message id returns the stored message and publishes nothing, so it causes no
 second agent turn. Channel and server operations live in `channels.ChannelOps`.
 """
@@ -17,23 +18,30 @@ import trio
 
 from .. import ids
 from ..bus import (
+    MessageBus,
     MessageComplete,
     MessageDeleted,
     MessageRoute,
     MessageStreamChunk,
     NewMessage,
     Subscription,
+    message_struct,
 )
+from ..clock import now_ms
 from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
-from ..logs import now_ms
 from ..media.urls import attachments_to_urls
 from ..store import message_servers as sq
 from ..store import messaging as mq
 from .channels import ChannelOps, auto_channel
-from .shapes import message_json, message_struct
+from .shapes import message_json
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..runtime.ports import AgentDirectory, ReplyRecorder
+    from ..settings import Settings
+    from ..store import Store
+
+
+REPLY_WATCH = 256  # bus events a reply waiter buffers before it is cut off and resubscribes
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,15 @@ def _published_json(struct: dict[str, Any]) -> dict[str, Any]:
 
 
 class MessagingService(ChannelOps):
-    def __init__(self, server: AgentServer) -> None:
-        self.server = server
+    """Messages, channels and message servers. Implements the runtime's `Replies` port."""
+
+    def __init__(
+        self, store: Store, bus: MessageBus, settings: Settings, agents: AgentDirectory
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.agents = agents
         # Commit order and publish order must agree, so agents see a channel's messages in
         # the order they are stored; the store serialises writes anyway, so this costs little.
         self._order = trio.Lock()
@@ -86,6 +101,7 @@ class MessagingService(ChannelOps):
         idempotency_key: str | None = None,
         create_channel: bool = True,
         also: Callable[[Any, dict[str, Any]], None] | None = None,
+        origin: str | None = None,
     ) -> Posted:
         """Store one message and publish it once. A missing channel is auto-created (DM when
         `metadata.isDm`/`channelType == "DM"`, reference §4.2b) unless `create_channel` is
@@ -93,7 +109,9 @@ class MessagingService(ChannelOps):
 
         `also(db, stored_row)` runs in the same write transaction after the message is
         stored (an agent's turn records its memory of the reply and its run log there), so
-        it commits, or rolls back, with the message and before the NewMessage is published."""
+        it commits, or rolls back, with the message and before the NewMessage is published.
+        `origin` tags the published event with the connection the message came from (a
+        Socket.IO sid), so the realtime hub does not echo it back; it is not stored."""
         channel_id = _uuid(channel_id, "channel ID")
         author_id = _uuid(author_id, "author_id")
         if not isinstance(content, str) or not content.strip():
@@ -150,33 +168,32 @@ class MessagingService(ChannelOps):
             return channel, stored, created, agents
 
         async with self._order:
-            running.update(self.server.bus.addresses())
+            running.update(self.bus.addresses())
             running.discard(author_id)
-            channel, stored, created, agents = await self.server.store.write(write)
+            channel, stored, created, agents = await self.store.write(write)
             struct = message_struct(stored, channel["message_server_id"])
             if created:
                 route = MessageRoute(frozenset(agents), channel)
-                self.server.bus.publish(NewMessage(struct, route=route))
+                self.bus.publish(NewMessage(struct, route=route, origin=origin))
         return Posted(message_json(stored, channel["message_server_id"]), struct, created,
                       channel)
 
     def _with_media_urls(self, holder: dict[str, Any]) -> dict[str, Any]:
         """Attachments that are paths of stored media become their `/media/...` URLs
-        (reference §4.6) before the message is stored, so no client, broadcast or agent
+        before the message is stored, so no client, broadcast or agent
         ever sees a server path."""
         if holder.get("attachments"):
-            holder["attachments"] = attachments_to_urls(holder["attachments"],
-                                                        self.server.settings)
+            holder["attachments"] = attachments_to_urls(holder["attachments"], self.settings)
         return holder
 
     # -- reading ------------------------------------------------------------------------
 
     async def get_message(self, message_id: str) -> dict[str, Any]:
         message_id = _uuid(message_id, "message ID")
-        row = await self.server.store.read(mq.get_message, message_id)
+        row = await self.store.read(mq.get_message, message_id)
         if row is None:
             raise NotFound("Message not found")
-        channel = await self.server.store.read(mq.get_channel, row["channel_id"])
+        channel = await self.store.read(mq.get_channel, row["channel_id"])
         return message_json(row, channel["message_server_id"] if channel else None)
 
     async def list_messages(
@@ -189,7 +206,7 @@ class MessagingService(ChannelOps):
     ) -> list[dict[str, Any]]:
         """Newest first; `before`/`after` are exclusive epoch-ms bounds."""
         channel_id = _uuid(channel_id, "channel ID")
-        rows = await self.server.store.read(
+        rows = await self.store.read(
             lambda db: mq.messages_for_channel(db, channel_id, limit=limit, before=before,
                                                after=after)
         )
@@ -198,7 +215,7 @@ class MessagingService(ChannelOps):
     def watch_replies(self, name: str) -> Subscription:
         """A subscription for `wait_for_reply(..., watching=)`: opened BEFORE the message
         is posted, it sees every reply, so the wait needs no look in the store."""
-        return self.server.bus.subscribe(f"wait:{name}", {NewMessage.name}, capacity=256)
+        return self.bus.subscribe(f"wait:{name}", {NewMessage.name}, capacity=REPLY_WATCH)
 
     async def wait_for_reply(
         self, channel_id: str, message_id: str, *, within: float, author_id: str | None = None,
@@ -207,27 +224,24 @@ class MessagingService(ChannelOps):
         """The first stored reply to `message_id` in the channel (optionally by `author_id`),
         waiting up to `within` seconds; None on timeout. Subscribes before looking in the
         store, so a reply published in between is not missed; with `watching` (from
-        `watch_replies`, opened before the message was posted) it only listens."""
-        if watching is not None:
-            return await self._next_reply(watching, channel_id, message_id, within, author_id)
-        with self.server.bus.subscribe(f"wait:{message_id}", {NewMessage.name},
-                                       capacity=256) as sub:
-            row = await self.server.store.read(mq.find_reply, channel_id, message_id)
-            if row is not None and (author_id is None or row["author_id"] == author_id):
-                return message_json(row)
-            return await self._next_reply(sub, channel_id, message_id, within, author_id)
-
-    @staticmethod
-    async def _next_reply(sub: Subscription, channel_id: str, message_id: str, within: float,
-                          author_id: str | None) -> dict[str, Any] | None:
+        `watch_replies`, opened before the message was posted) it only listens. A
+        subscription that falls behind the bus is replaced, and the store is looked at again,
+        so a busy bus never passes for a timeout."""
+        sub = watching
         with trio.move_on_after(within if within > 0 else math.inf):
-            async for event in sub:
-                assert isinstance(event, NewMessage)
-                msg = event.message
-                if (msg["channel_id"] == channel_id
-                        and msg.get("in_reply_to_message_id") == message_id
-                        and (author_id is None or msg["author_id"] == author_id)):
-                    return _published_json(msg)
+            while True:
+                if sub is None:
+                    sub = self.bus.subscribe(f"wait:{message_id}", {NewMessage.name},
+                                             capacity=REPLY_WATCH)
+                    row = await self.store.read(mq.find_reply, channel_id, message_id)
+                    if row is not None and (author_id is None or row["author_id"] == author_id):
+                        sub.close()
+                        return message_json(row)
+                with sub:
+                    found = await _next_reply(sub, channel_id, message_id, author_id)
+                if found is not None:
+                    return found
+                sub = None  # it overflowed: subscribe again and look in the store
         return None
 
     # -- changing messages ----------------------------------------------------------------
@@ -237,26 +251,46 @@ class MessagingService(ChannelOps):
         message_id = _uuid(message_id, "message id")
         patch = {key: self._with_media_urls(dict(value)) if key in ("metadata", "raw_message")
                  and isinstance(value, dict) else value for key, value in patch.items()}
-        row = await self.server.store.write(mq.update_message, message_id, patch, now_ms())
+        row = await self.store.write(mq.update_message, message_id, patch, now_ms())
         if row is None:
             raise NotFound("Message not found")
-        channel = await self.server.store.read(mq.get_channel, row["channel_id"])
+        channel = await self.store.read(mq.get_channel, row["channel_id"])
         return message_json(row, channel["message_server_id"] if channel else None)
 
     async def delete_message(self, channel_id: str, message_id: str) -> bool:
         """Delete one message; publishes MessageDeleted when it existed."""
         channel_id = _uuid(channel_id, "channel ID")
         message_id = _uuid(message_id, "message ID")
-        deleted = await self.server.store.write(mq.delete_message, message_id)
+        deleted = await self.store.write(mq.delete_message, message_id)
         if deleted:
-            self.server.bus.publish(MessageDeleted(message_id=message_id, channel_id=channel_id))
+            self.bus.publish(MessageDeleted(message_id=message_id, channel_id=channel_id))
         return deleted
 
-    # -- agent turn signals -----------------------------------------------------------------
+    # -- the runtime's Replies port ------------------------------------------------------------
+
+    async def post_reply(
+        self,
+        *,
+        channel_id: str,
+        agent_id: str,
+        content: str,
+        message_server_id: str,
+        raw_message: dict[str, Any],
+        metadata: dict[str, Any],
+        in_reply_to: str,
+        message_id: str,
+        record: ReplyRecorder,
+    ) -> None:
+        await self.post_message(
+            channel_id=channel_id, author_id=agent_id, content=content,
+            message_server_id=message_server_id, source_type="agent_response",
+            raw_message=raw_message, metadata=metadata, in_reply_to=in_reply_to,
+            message_id=message_id, create_channel=False, also=record,
+        )
 
     def complete(self, channel_id: str, message_server_id: str | None = None) -> None:
         """Tell clients the agent finished with the channel (socket `messageComplete`)."""
-        self.server.bus.publish(MessageComplete(
+        self.bus.publish(MessageComplete(
             channel_id=channel_id, message_server_id=message_server_id or ids.DEFAULT_SERVER_ID
         ))
 
@@ -264,7 +298,21 @@ class MessagingService(ChannelOps):
         self, *, message_id: str, channel_id: str, agent_id: str, chunk: str, index: int,
         in_reply_to: str | None = None,
     ) -> None:
-        self.server.bus.publish(MessageStreamChunk(
+        self.bus.publish(MessageStreamChunk(
             message_id=message_id, channel_id=channel_id, agent_id=agent_id, chunk=chunk,
             index=index, in_reply_to=in_reply_to,
         ))
+
+
+async def _next_reply(sub: Subscription, channel_id: str, message_id: str,
+                      author_id: str | None) -> dict[str, Any] | None:
+    """The reply among the subscription's events; None when the subscription ended (it
+    overflowed, or was closed)."""
+    async for event in sub:
+        assert isinstance(event, NewMessage)
+        msg = event.message
+        if (msg["channel_id"] == channel_id
+                and msg.get("in_reply_to_message_id") == message_id
+                and (author_id is None or msg["author_id"] == author_id)):
+            return _published_json(msg)
+    return None

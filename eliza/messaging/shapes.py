@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store.servers import iso
+from ..bus.events import message_struct, raw_dict
+from ..clock import iso
 
 
 def channel_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -29,38 +30,12 @@ def channel_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _raw_dict(row: dict[str, Any]) -> dict[str, Any]:
-    raw = row.get("raw_message")
-    return raw if isinstance(raw, dict) else {}
-
-
-def message_struct(row: dict[str, Any], server_id: str) -> dict[str, Any]:
-    """The bus payload (MessageServiceStructure), with the 1.7 and the 1.5 server key."""
-    metadata = row.get("metadata") or {}
-    return {
-        "id": row["id"],
-        "channel_id": row["channel_id"],
-        "message_server_id": server_id,
-        "server_id": server_id,
-        "author_id": row["author_id"],
-        "author_display_name": metadata.get("user_display_name")
-        or metadata.get("authorDisplayName") or metadata.get("agentName"),
-        "content": row["content"],
-        "raw_message": row.get("raw_message"),
-        "source_id": row.get("source_id"),
-        "source_type": row.get("source_type"),
-        "in_reply_to_message_id": row.get("in_reply_to_root_message_id"),
-        "created_at": row["created_at"],
-        "metadata": metadata,
-    }
-
-
 def message_json(row: dict[str, Any], server_id: str | None = None) -> dict[str, Any]:
     """A stored message: CentralMessage (camelCase, ISO dates) plus `created_at`/
     `updated_at` in ms as the channel-messages route gives them; with `server_id`, also the
     snake_case keys of MessageServiceStructure."""
     metadata = dict(row.get("metadata") or {})
-    raw = _raw_dict(row)
+    raw = raw_dict(row)
     # The list route surfaces the agent's thought/actions/attachments in metadata.
     for key in ("thought", "actions", "attachments"):
         if key in raw and key not in metadata:

@@ -1,5 +1,6 @@
 """The ElizaOS realtime protocol on top of the Socket.IO server: the events the web UI and
-the published clients send (reference §5.3) and the ones they listen for (§5.4).
+the published clients send (join a channel, send a message, subscribe to logs) and the ones
+they listen for (broadcasts, acks, stream chunks, `messageComplete`, log entries).
 
 Inbound chat goes through the one messaging service; outbound broadcasts come from the bus,
 so a message stored by REST, a session or an agent reaches the channel's room the same way.
@@ -7,9 +8,10 @@ so a message stored by REST, a session or an agent reaches the channel's room th
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
+import threading
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,26 +28,37 @@ from ..bus import (
     MessageStreamChunk,
     NewMessage,
 )
+from ..clock import now_ms
 from ..errors import ApiError
-from ..logs import LEVELS, now_ms
+from ..logs import LEVELS
 from .socketio import AuthError, Socket, SocketIOServer
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..bus import MessageBus
+    from ..logs import LogBuffer
+    from ..messaging import MessagingService
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
 ROOM_JOINING = 1
 SEND_MESSAGE = 2
 HUB_BUS_CAPACITY = 4096
+# Log entries waiting to be streamed. Entries come from any thread; past this many not yet
+# streamed, the oldest are dropped (and counted) rather than queueing without bound.
+LOG_QUEUE = 1024
 
 
 class RealtimeHub:
     """Owns the SocketIOServer and translates between it and the bus."""
 
-    def __init__(self, server: AgentServer) -> None:
-        self.server = server
-        settings = server.settings
+    def __init__(
+        self, bus: MessageBus, messaging: MessagingService, settings: Settings, logs: LogBuffer
+    ) -> None:
+        self.bus = bus
+        self.messaging = messaging
+        self.settings = settings
+        self.logs = logs
         self.sio = SocketIOServer(
             authenticate=self._authenticate,
             ping_interval=settings.socket_ping_interval,
@@ -55,6 +68,10 @@ class RealtimeHub:
         self._log_filters: dict[str, dict[str, Any]] = {}
         self._token: trio.lowlevel.TrioToken | None = None
         self._in_log_emit = False
+        self._log_queue: deque[dict[str, Any]] = deque(maxlen=LOG_QUEUE)
+        self._log_lock = threading.Lock()
+        self._log_drain_scheduled = False
+        self.log_entries_dropped = 0
         sio = self.sio
         sio.on_connect(self._on_connect)
         sio.on_disconnect(self._on_disconnect)
@@ -67,14 +84,14 @@ class RealtimeHub:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._token = trio.lowlevel.current_trio_token()
-        self.server.logs.add_listener(self._on_log_entry)
+        self.logs.add_listener(self._on_log_entry)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.sio.run)
                 await nursery.start(self._forward_bus)
                 task_status.started()
         finally:
-            self.server.logs.remove_listener(self._on_log_entry)
+            self.logs.remove_listener(self._on_log_entry)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -82,7 +99,7 @@ class RealtimeHub:
         self, auth: dict[str, Any] | None, headers: Mapping[str, str]
     ) -> dict[str, Any]:
         auth = auth or {}
-        token = self.server.settings.auth_token
+        token = self.settings.auth_token
         if token:
             supplied = auth.get("apiKey") or headers.get("x-api-key")
             if not isinstance(supplied, str) or not hmac.compare_digest(
@@ -169,14 +186,13 @@ class RealtimeHub:
         metadata = dict(payload.get("metadata") or {})
         metadata.update(
             user_display_name=payload.get("senderName") or "User",
-            socket_id=sock.sid,
             messageServerId=server_id,
         )
         if payload.get("attachments"):
             metadata["attachments"] = payload["attachments"]
         client_id = payload.get("messageId")
         try:
-            posted = await self.server.messaging.post_message(
+            posted = await self.messaging.post_message(
                 channel_id=channel_id,
                 author_id=sender_id,
                 content=text,
@@ -185,6 +201,7 @@ class RealtimeHub:
                 raw_message=payload,
                 metadata=metadata,
                 idempotency_key=client_id if isinstance(client_id, str) else None,
+                origin=sock.sid,
             )
         except ApiError as exc:
             sock.emit("messageError", {"error": exc.message})
@@ -208,7 +225,7 @@ class RealtimeHub:
     async def _forward_bus(self, *, task_status: trio.TaskStatus[None]) -> None:
         first = True
         while True:
-            with self.server.bus.subscribe("realtime-hub", capacity=HUB_BUS_CAPACITY) as sub:
+            with self.bus.subscribe("realtime-hub", capacity=HUB_BUS_CAPACITY) as sub:
                 if first:
                     task_status.started()
                     first = False
@@ -225,13 +242,9 @@ class RealtimeHub:
         emit = self.sio.emit
         if isinstance(event, NewMessage):
             msg = event.message
-            sender_sid = (msg.get("metadata") or {}).get("socket_id")
-            emit(
-                "messageBroadcast",
-                broadcast_payload(msg),
-                room=msg["channel_id"],
-                skip_sid=sender_sid if isinstance(sender_sid, str) else None,
-            )
+            # The sender already got its message back, with its client id, from `_on_send`.
+            emit("messageBroadcast", broadcast_payload(msg), room=msg["channel_id"],
+                 skip_sid=event.origin)
         elif isinstance(event, MessageComplete):
             emit(
                 "messageComplete",
@@ -303,11 +316,30 @@ class RealtimeHub:
         sock.emit("log_filters_updated", {"success": True, "filters": self._log_filters[sock.sid]})
 
     def _on_log_entry(self, entry: dict[str, Any]) -> None:
-        """Called by the log capture, possibly from a worker thread: hop onto trio."""
+        """Called by the log capture, possibly from a worker thread: queue the entry (bounded)
+        and make sure one drain is scheduled on trio."""
         if not self._log_filters or self._token is None:
             return
-        with contextlib.suppress(trio.RunFinishedError):  # the server is shutting down
-            self._token.run_sync_soon(self._stream_log, entry)
+        with self._log_lock:
+            if len(self._log_queue) == self._log_queue.maxlen:
+                self.log_entries_dropped += 1
+            self._log_queue.append(entry)
+            if self._log_drain_scheduled:
+                return
+            self._log_drain_scheduled = True
+        try:
+            self._token.run_sync_soon(self._drain_logs)
+        except trio.RunFinishedError:  # the server is shutting down
+            with self._log_lock:
+                self._log_drain_scheduled = False
+
+    def _drain_logs(self) -> None:
+        with self._log_lock:
+            entries = list(self._log_queue)
+            self._log_queue.clear()
+            self._log_drain_scheduled = False
+        for entry in entries:
+            self._stream_log(entry)
 
     def _stream_log(self, entry: dict[str, Any]) -> None:
         if self._in_log_emit:  # logging from inside an emit must not recurse

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..bus import AGENT_EVENTS, Event, Subscription
+from ..bus import AGENT_EVENTS, Event, MessageBus, Subscription
+from ..clock import now_ms
 from ..errors import ModelNotAvailable
-from ..logs import now_ms
+from ..settings import Settings
+from ..store import Store
 from .catchup import missed_messages
 from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from .ports import AgentDirectory, Replies
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +43,34 @@ class TurnStats:
 
 
 class AgentRuntime:
+    """One agent: its character, its models and the plugins its character enables, and what
+    its turns use: the store, the bus (its inbox), `replies` (how a turn answers), the
+    directory of agents, the settings and the turn handler (None: it takes nothing in)."""
+
     def __init__(
         self,
-        server: AgentServer,
         agent_id: str,
         character: dict[str, Any],
         models: ModelRegistry,
-        plugins: frozenset[str],
+        enabled_plugins: frozenset[str],
+        *,
+        store: Store,
+        bus: MessageBus,
+        replies: Replies,
+        agents: AgentDirectory,
+        settings: Settings,
+        turn_handler: TurnHandler | None,
     ) -> None:
-        self.server = server
         self.agent_id = agent_id
         self.character = character
         self.models = models
-        self.plugins = plugins
+        self.enabled_plugins = enabled_plugins
+        self.store = store
+        self.bus = bus
+        self.replies = replies
+        self.agents = agents
+        self.settings = settings
+        self.turn_handler = turn_handler
         self.stats = TurnStats()
         self._inbox: Subscription | None = None
         self.stopping = False
@@ -102,7 +119,7 @@ class AgentRuntime:
         parts: list[str] = []
         stream: AsyncIterator[Any] = result
         try:
-            with trio.fail_after(self.server.settings.model_timeout):
+            with trio.fail_after(self.settings.model_timeout):
                 async for chunk in stream:
                     text = str(chunk)
                     if not text:
@@ -125,7 +142,7 @@ class AgentRuntime:
                 f"Agent {self.name} has no {model_type.value} model",
                 details={"agentId": self.agent_id, "modelType": model_type.value},
             )
-        timeout = self.server.settings.model_timeout
+        timeout = self.settings.model_timeout
         with trio.move_on_after(timeout if timeout > 0 else math.inf):
             return await provider.handler(self, params)
         raise ModelTimeout(f"{model_type.value} model of {self.name} took over {timeout} s")
@@ -135,7 +152,7 @@ class AgentRuntime:
     def open_inbox(self) -> None:
         self.stopping = False
         # Only the events its turn acts on, and only the messages routed to it.
-        self._inbox = self.server.bus.subscribe(f"agent:{self.name}", AGENT_EVENTS,
+        self._inbox = self.bus.subscribe(f"agent:{self.name}", AGENT_EVENTS,
                                                 address=self.agent_id)
 
     async def run(self) -> None:
@@ -169,9 +186,9 @@ class AgentRuntime:
 
     async def _missed_messages(self) -> list[Event]:
         """Messages stored for this agent that it never took in (`catchup`)."""
-        if self.server.turn_handler is None:
+        if self.turn_handler is None:
             return []
-        events = await self.server.store.read(missed_messages, self.agent_id, now_ms())
+        events = await self.store.read(missed_messages, self.agent_id, now_ms())
         if events:
             self.log.info("%s catches up on %d message(s)", self.name, len(events))
         return list(events)
@@ -183,10 +200,10 @@ class AgentRuntime:
             self._inbox.close()
 
     async def run_turn(self, event: Event) -> None:
-        handler = self.server.turn_handler
+        handler = self.turn_handler
         if handler is None:
             return
-        timeout = self.server.settings.turn_timeout
+        timeout = self.settings.turn_timeout
         try:
             with trio.fail_after(timeout):
                 await handler(self, event)

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from ..errors import BadRequest
+from ..security.secrets import secret_paths
 
 SECRET_MASK = "********"
 
@@ -92,17 +93,6 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def secret_paths(character: dict[str, Any]) -> list[dict[str, Any]]:
-    """The secret maps of a character: `settings.secrets` and top-level `secrets`."""
-    found = []
-    settings = character.get("settings")
-    if isinstance(settings, dict) and isinstance(settings.get("secrets"), dict):
-        found.append(settings["secrets"])
-    if isinstance(character.get("secrets"), dict):
-        found.append(character["secrets"])
-    return found
 
 
 def keep_masked_secrets(patch: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

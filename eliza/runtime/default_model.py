@@ -15,7 +15,6 @@ from .doctor import Doctor
 from .models import FALLBACK_PRIORITY, ModelProvider, ModelType
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
     from .agent import AgentRuntime
 
 MAX_CONVERSATIONS = 10_000
@@ -39,30 +38,37 @@ class Conversations:
         return doctor
 
 
-_conversations = Conversations()
+class ElizaModel:
+    """The ELIZA model of one server. Each server gets its own (through `register_models`),
+    so two servers in one process never share a conversation."""
 
+    def __init__(self) -> None:
+        self.conversations = Conversations()
 
-async def eliza_reply(runtime: AgentRuntime, params: dict[str, Any]) -> str:
-    """Answer the latest user message (`params["message"]`, else the prompt's last line)."""
-    text = params.get("message")
-    if not isinstance(text, str):
-        prompt = str(params.get("prompt") or "")
-        text = prompt.strip().splitlines()[-1] if prompt.strip() else ""
-    doctor = _conversations.get(runtime.agent_id, str(params.get("roomId") or "default"))
-    return doctor.reply(text)
+    async def reply(self, runtime: AgentRuntime, params: dict[str, Any]) -> str:
+        """Answer the latest user message (`params["message"]`, else the prompt's last
+        line)."""
+        text = params.get("message")
+        if not isinstance(text, str):
+            prompt = str(params.get("prompt") or "")
+            text = prompt.strip().splitlines()[-1] if prompt.strip() else ""
+        room = str(params.get("roomId") or "default")
+        return self.conversations.get(runtime.agent_id, room).reply(text)
 
-
-async def eliza_small(runtime: AgentRuntime, params: dict[str, Any]) -> str:
-    """TEXT_SMALL: titles and short summaries ask for `purpose="title"`; the rest is a reply."""
-    if params.get("purpose") == "title":
-        words = str(params.get("message") or params.get("prompt") or "").split()
-        return " ".join(words[:TITLE_WORDS]).strip(" .,!?;:") or "New conversation"
-    return await eliza_reply(runtime, params)
+    async def small(self, runtime: AgentRuntime, params: dict[str, Any]) -> str:
+        """TEXT_SMALL: titles and short summaries ask for `purpose="title"`; the rest is a
+        reply."""
+        if params.get("purpose") == "title":
+            words = str(params.get("message") or params.get("prompt") or "").split()
+            return " ".join(words[:TITLE_WORDS]).strip(" .,!?;:") or "New conversation"
+        return await self.reply(runtime, params)
 
 
 @hookimpl
-def register_models(server: AgentServer) -> list[ModelProvider]:
+def register_models(server: object) -> list[ModelProvider]:
+    # `server` is the AgentServer; this module sits below it and does not import it.
+    model = ElizaModel()
     return [
-        ModelProvider(ModelType.TEXT_LARGE, eliza_reply, FALLBACK_PRIORITY),
-        ModelProvider(ModelType.TEXT_SMALL, eliza_small, FALLBACK_PRIORITY),
+        ModelProvider(ModelType.TEXT_LARGE, model.reply, FALLBACK_PRIORITY),
+        ModelProvider(ModelType.TEXT_SMALL, model.small, FALLBACK_PRIORITY),
     ]

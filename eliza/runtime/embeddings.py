@@ -65,7 +65,7 @@ class EmbeddingIndexer:
     @classmethod
     def for_runtime(cls, runtime: AgentRuntime) -> EmbeddingIndexer | None:
         provider = runtime.models.get(ModelType.TEXT_EMBEDDING)
-        if provider is None or not runtime.server.store.vectors:
+        if provider is None or not runtime.store.vectors:
             return None
         return cls(runtime, provider)
 
@@ -73,7 +73,7 @@ class EmbeddingIndexer:
     async def release(runtime: AgentRuntime) -> None:
         """Stop queueing the memories of an agent that no longer has an embedding model
         (its vectors stay; they are re-used if it gets the same model back)."""
-        store = runtime.server.store
+        store = runtime.store
         if await store.read(vectors.is_enrolled, runtime.agent_id):
             await store.write(vectors.withdraw, runtime.agent_id)
 
@@ -85,7 +85,7 @@ class EmbeddingIndexer:
         return as_vector(await self.runtime.use_model(ModelType.TEXT_EMBEDDING, {"text": text}))
 
     async def run(self) -> None:
-        store = self.runtime.server.store
+        store = self.runtime.store
         agent_id = self.runtime.agent_id
         queued = await store.write(vectors.enroll, agent_id, self.model)
         if queued:

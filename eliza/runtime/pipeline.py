@@ -1,13 +1,14 @@
-"""The agent's side of a message (reference §4.3): `handle_event` is the server's
-`turn_handler`, called by each AgentRuntime for each bus event in its inbox, one at a time.
+"""The agent's side of a message, as ElizaOS's message handler does it: `handle_event` is
+the turn handler the server gives the agent registry, called by each AgentRuntime for each
+bus event in its inbox, one at a time.
 
 For a NewMessage: check the agent takes part (channel participant, subscribed to the message
 server, not its own message; a routed message was checked when stored and is checked again
 in the transaction that takes it in, an unrouted one is looked up), write its memory of the
 message (world/room/entity/memory ids via `create_unique_uuid`, exactly as ElizaOS), decide
 whether to answer, call TEXT_LARGE (streamed chunks become MessageStreamChunk events), hand
-the reply to the messaging service in-process (SPEC fix 7), then MessageComplete. Every
-answered turn is logged as a run.
+the reply to the `replies` port in-process (never over loopback HTTP), then MessageComplete.
+Every answered turn is logged as a run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..bus import (
     MessageRoute,
     NewMessage,
 )
-from ..logs import now_ms
+from ..clock import now_ms
 from ..store import agent_memory as am
 from ..store import messaging as mq
 from ..store.runs import insert_log
@@ -58,10 +59,10 @@ async def handle_event(runtime: AgentRuntime, event: Event) -> None:
         # ElizaOS looks up createUniqueUuid(messageId) and never finds the memory, whose id
         # is createUniqueUuid(messageId + "-" + agentId); we delete the right one.
         memory_id = cuu(runtime.agent_id, f"{event.message_id}-{runtime.agent_id}")
-        await runtime.server.store.write(am.delete_memory, runtime.agent_id, memory_id)
+        await runtime.store.write(am.delete_memory, runtime.agent_id, memory_id)
     elif isinstance(event, ChannelCleared | ChannelDeleted):
         room_id = cuu(runtime.agent_id, event.channel_id)
-        await runtime.server.store.write(am.delete_room_memories, runtime.agent_id, room_id)
+        await runtime.store.write(am.delete_room_memories, runtime.agent_id, room_id)
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,7 @@ def wants_to_respond(runtime: AgentRuntime, msg: dict[str, Any], room_type: str)
     """ElizaOS's shouldRespond without the LLM: always in DM/API/SELF rooms and for
     client_chat sources; in a group when named, or when the character sets
     `respondInGroups`. Never to another agent's message, so two agents cannot loop."""
-    if msg.get("source_type") == "agent_response" or (
-        msg["author_id"] in runtime.server.agents.records
-    ):
+    if msg.get("source_type") == "agent_response" or runtime.agents.is_agent(msg["author_id"]):
         return False
     source = str(msg.get("source_type") or (msg.get("metadata") or {}).get("source") or "")
     if room_type in ALWAYS_RESPOND_TYPES or ALWAYS_RESPOND_SOURCE in source:
@@ -115,7 +114,7 @@ async def on_new_message(
     agent_id = runtime.agent_id
     if msg["author_id"] == agent_id:
         return
-    store = runtime.server.store
+    store = runtime.store
     server_id = str(msg.get("message_server_id") or msg.get("server_id") or ids.DEFAULT_SERVER_ID)
     if route is None:  # published without a route (not by the messaging service)
         channel, member, subscribed = await store.read(
@@ -160,12 +159,12 @@ async def on_new_message(
         status = "timeout" if isinstance(exc, trio.Cancelled) else "error"
         error = f"{type(exc).__name__}: {exc}"
         # The UI keeps its input disabled until it hears the turn is over, even a failed one.
-        runtime.server.messaging.complete(turn.channel_id, server_id)
+        runtime.replies.complete(turn.channel_id, server_id)
         body = _ended(started, status, error)
         with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE):
             await store.write(lambda db: _log(db, runtime, turn, run_id, "run_event", body))
         raise
-    runtime.server.messaging.complete(turn.channel_id, server_id)
+    runtime.replies.complete(turn.channel_id, server_id)
 
 
 def _ended(started: int, status: str, error: str | None = None) -> dict[str, Any]:
@@ -184,11 +183,11 @@ async def _answer(
     service runs `record` inside its write), so a turn that answers costs one write after
     the one that took the message in."""
     msg = turn.message
-    messaging = runtime.server.messaging
+    replies = runtime.replies
     reply_id = ids.new_uuid()
 
     async def on_chunk(chunk: str, index: int) -> None:
-        messaging.stream_chunk(message_id=reply_id, channel_id=turn.channel_id,
+        replies.stream_chunk(message_id=reply_id, channel_id=turn.channel_id,
                                agent_id=runtime.agent_id, chunk=chunk, index=index,
                                in_reply_to=msg["id"])
 
@@ -221,17 +220,17 @@ async def _answer(
         _log(db, runtime, turn, run_id, "run_event", _ended(started, "completed"))
 
     if not text.strip():
-        await runtime.server.store.write(record, None)
+        await runtime.store.write(record, None)
         return
     meta = msg.get("metadata") or {}
-    await messaging.post_message(
-        channel_id=turn.channel_id, author_id=runtime.agent_id, content=text,
-        message_server_id=turn.server_id, source_type="agent_response",
+    await replies.post_reply(
+        channel_id=turn.channel_id, agent_id=runtime.agent_id, content=text,
+        message_server_id=turn.server_id,
         raw_message={"text": text, "thought": "", "actions": ["REPLY"]},
         metadata={"agent_id": runtime.agent_id, "agentName": runtime.name,
                   "channelType": meta.get("channelType") or turn.channel["type"],
                   "isDm": turn.channel["type"] in ("DM", "VOICE_DM"), "runId": run_id},
-        in_reply_to=msg["id"], message_id=reply_id, create_channel=False, also=record,
+        in_reply_to=msg["id"], message_id=reply_id, record=record,
     )
 
 

@@ -28,7 +28,8 @@ from ..store import vectors
 from .embeddings import EmbeddingIndexer
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..store import Store
+    from .ports import AgentDirectory
 
 log = logging.getLogger(__name__)
 
@@ -99,21 +100,20 @@ def fuse(
 
 
 async def search_memories(
-    server: AgentServer, agent_id: str, query: Query, *, room_id: str | None = None,
-    table: str | None = None,
+    store: Store, agents: AgentDirectory, agent_id: str, query: Query, *,
+    room_id: str | None = None, table: str | None = None,
 ) -> tuple[list[dict[str, Any]], SearchMode]:
     """The agent's memories matching `query`, best first, each with `score` (and
     `similarity` for semantic hits); and the mode that answered."""
-    runtime = server.agents.runtime(agent_id)
+    runtime = agents.runtime(agent_id)
     indexer = runtime.embeddings if runtime is not None else None
-    if not server.store.vectors:
+    if not store.vectors:
         why = "sqlite-vec is not loaded (pip install sqlite-vec pysqlite3-binary)"
     elif runtime is None:
         why = "the agent is not running"
     else:
         why = "the agent has no TEXT_EMBEDDING model"
     mode = _resolve(query.mode, indexer is not None, why)
-    store = server.store
     page = query.page
     if mode is SearchMode.TEXT:
         hits = await store.read(lambda db: sq.search_memories(
@@ -142,25 +142,24 @@ async def search_memories(
 
 
 async def _searching_agents(
-    server: AgentServer, channel_id: str | None
+    store: Store, agents: AgentDirectory, channel_id: str | None
 ) -> list[EmbeddingIndexer]:
-    indexers = [rt.embeddings for rt in server.agents.runtimes() if rt.embeddings is not None]
+    indexers = [rt.embeddings for rt in agents.runtimes() if rt.embeddings is not None]
     if channel_id is not None and indexers:
-        members = set(await server.store.read(mq.participants, channel_id))
+        members = set(await store.read(mq.participants, channel_id))
         indexers = [ix for ix in indexers if ix.runtime.agent_id in members]
     return indexers[:MAX_SEARCHING_AGENTS]
 
 
 async def search_messages(
-    server: AgentServer, query: Query, where: sq.MessageFilter = sq.NO_FILTER
+    store: Store, agents: AgentDirectory, query: Query, where: sq.MessageFilter = sq.NO_FILTER
 ) -> tuple[list[sq.MessageHit], SearchMode]:
     """Central messages matching `query`, best first: (row, server id, score)."""
-    indexers = await _searching_agents(server, where.channel_id)
+    indexers = await _searching_agents(store, agents, where.channel_id)
     why = ("sqlite-vec is not loaded (pip install sqlite-vec pysqlite3-binary)"
-           if not server.store.vectors
+           if not store.vectors
            else "no running agent with a TEXT_EMBEDDING model takes part")
     mode = _resolve(query.mode, bool(indexers), why)
-    store = server.store
     page = query.page
     if mode is SearchMode.TEXT:
         hits = await store.read(lambda db: sq.search_messages(

@@ -9,21 +9,27 @@ within a grace period, then cancels it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .. import ids
-from ..errors import AgentNotFound, Conflict
-from ..logs import now_ms
+from ..clock import now_ms
+from ..errors import AgentNotFound, Conflict, NotFound
+from ..store import Store
 from ..store import agents as q
-from .agent import AgentRuntime
+from .agent import AgentRuntime, TurnHandler
 from .character import deep_merge, keep_masked_secrets, validate_character
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..security.secrets import SecretBox
     from ..store.agents import AgentRecord
+
+# Builds the runtime of an agent from its record (character still sealed) and the turn
+# handler its inbox feeds.
+RuntimeFactory = Callable[["AgentRecord", "TurnHandler | None"], AgentRuntime]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,20 @@ class _Running:
 
 
 class AgentRegistry:
-    def __init__(self, server: AgentServer) -> None:
-        self.server = server
+    """Implements the runtime's `AgentDirectory`. `turn_handler` is what each running
+    agent's inbox feeds (None: agents take nothing in, which tests use)."""
+
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretBox,
+        build_runtime: RuntimeFactory,
+        turn_handler: TurnHandler | None,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.build_runtime = build_runtime
+        self.turn_handler = turn_handler
         self.records: dict[str, AgentRecord] = {}
         self._running: dict[str, _Running] = {}
         self.quarantined: dict[str, str] = {}
@@ -59,9 +77,21 @@ class AgentRegistry:
             raise AgentNotFound("Agent not found")
         return record
 
+    def is_agent(self, entity_id: str) -> bool:
+        return entity_id in self.records
+
     def runtime(self, agent_id: str) -> AgentRuntime | None:
         running = self._running.get(agent_id)
         return running.runtime if running else None
+
+    def require_runtime(self, agent_id: str) -> AgentRuntime:
+        """The running agent: 404 AGENT_NOT_FOUND when unknown, 404 AGENT_NOT_RUNNING when
+        stopped (the one place routes that need a running agent check it)."""
+        self.get(agent_id)
+        running = self._running.get(agent_id)
+        if running is None:
+            raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
+        return running.runtime
 
     def runtimes(self) -> list[AgentRuntime]:
         return [r.runtime for r in self._running.values()]
@@ -74,8 +104,7 @@ class AgentRegistry:
     # -- the supervising nursery --------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        store = self.server.store
-        for record in await store.read(q.all_agents):
+        for record in await self.store.read(q.all_agents):
             self.records[record.id] = record
         self.version += 1
         async with trio.open_nursery() as nursery:
@@ -112,14 +141,14 @@ class AgentRegistry:
             if any(r.name == character["name"] for r in self.records.values()):
                 raise Conflict(f"An agent named {character['name']!r} already exists")
             now = now_ms()
-            sealed = self.server.secrets.encrypt_character(character)
+            sealed = self.secrets.encrypt_character(character)
             record = q.AgentRecord(agent_id, sealed, True, False, now, now)
 
             def insert(db: Any) -> None:
                 q.save_agent(db, record)
                 q.add_agent_to_server(db, ids.DEFAULT_SERVER_ID, agent_id)
 
-            await self.server.store.write(insert)
+            await self.store.write(insert)
             self.records[agent_id] = record
             self.version += 1
         log.info("agent %s created", record.name, extra={"agent_id": agent_id,
@@ -133,7 +162,7 @@ class AgentRegistry:
         for key in ("id", "createdAt", "updatedAt", "status", "server_id"):
             patch.pop(key, None)
         enabled = patch.pop("enabled", None)
-        opened = self.server.secrets.decrypt_character(current.character)
+        opened = self.secrets.decrypt_character(current.character)
         merged = validate_character(deep_merge(opened, patch))
         merged["id"] = agent_id
         async with self._lock:
@@ -143,13 +172,13 @@ class AgentRegistry:
                 raise Conflict(f"An agent named {merged['name']!r} already exists")
             record = q.AgentRecord(
                 agent_id,
-                self.server.secrets.encrypt_character(merged),
+                self.secrets.encrypt_character(merged),
                 current.enabled if enabled is None else bool(enabled),
                 current.running,
                 current.created_at,
                 now_ms(),
             )
-            await self.server.store.write(q.save_agent, record)
+            await self.store.write(q.save_agent, record)
             self.records[agent_id] = record
             self.version += 1
             was_running = agent_id in self._running
@@ -163,7 +192,7 @@ class AgentRegistry:
         if agent_id in self._running:
             await self.stop(agent_id)
         async with self._lock:
-            await self.server.store.write(q.delete_agent, agent_id)
+            await self.store.write(q.delete_agent, agent_id)
             self.records.pop(agent_id, None)
             self.version += 1
             self.quarantined.pop(agent_id, None)
@@ -178,12 +207,12 @@ class AgentRegistry:
                 return running.runtime
             if self._nursery is None:
                 raise RuntimeError("the agent registry is not running")
-            runtime = self.server.build_runtime(record)
+            runtime = self.build_runtime(record, self.turn_handler)
             self.quarantined.pop(agent_id, None)
             await self._nursery.start(self._supervise, runtime)
             if not record.running:
                 record.running = True
-                await self.server.store.write(q.set_running, agent_id, True)
+                await self.store.write(q.set_running, agent_id, True)
         runtime.log.info("agent %s started", runtime.name)
         return runtime
 
@@ -193,7 +222,7 @@ class AgentRegistry:
         await self._stop_runtime(agent_id, STOP_GRACE)
         if remember and record.running:
             record.running = False
-            await self.server.store.write(q.set_running, agent_id, False)
+            await self.store.write(q.set_running, agent_id, False)
 
     async def _stop_runtime(self, agent_id: str, grace: float) -> None:
         running = self._running.get(agent_id)

@@ -1,6 +1,7 @@
 """Character secrets encrypted at rest, with a key derived from the server's salt.
 
-The salt comes from `SECRET_SALT` or is generated once into `<data dir>/secret_salt`.
+The salt comes from `SECRET_SALT` or is generated once into `<data dir>/secret_salt`. A
+character keeps its secrets in `settings.secrets` and in top-level `secrets`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..runtime.character import secret_paths
-
 _PREFIX = "enc:v1:"
+
+
+def secret_paths(character: dict[str, Any]) -> list[dict[str, Any]]:
+    """The secret maps of a character: `settings.secrets` and top-level `secrets`."""
+    found = []
+    settings = character.get("settings")
+    if isinstance(settings, dict) and isinstance(settings.get("secrets"), dict):
+        found.append(settings["secrets"])
+    if isinstance(character.get("secrets"), dict):
+        found.append(character["secrets"])
+    return found
 
 
 def load_or_create_salt(data_dir: Path, configured: str | None) -> str:
@@ -33,9 +43,24 @@ def load_or_create_salt(data_dir: Path, configured: str | None) -> str:
 
 
 class SecretBox:
-    def __init__(self, salt: str) -> None:
+    """Seals and opens characters' secrets. Its key is derived when the server runs
+    (`open`): the salt may have to be created in the data directory first."""
+
+    def __init__(self, data_dir: Path, configured_salt: str | None) -> None:
+        self.data_dir = data_dir
+        self.configured_salt = configured_salt
+        self._key: Fernet | None = None
+
+    def open(self) -> None:
+        salt = load_or_create_salt(self.data_dir, self.configured_salt)
         key = hashlib.pbkdf2_hmac("sha256", salt.encode(), b"eliza-character-secrets", 100_000)
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._key = Fernet(base64.urlsafe_b64encode(key))
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._key is None:
+            raise RuntimeError("the server is not running (its secrets are not open)")
+        return self._key
 
     def encrypt_character(self, character: dict[str, Any]) -> dict[str, Any]:
         sealed = copy.deepcopy(character)

@@ -1,6 +1,6 @@
 """The Sessions API's core: persisted sessions, their timeout rules and the sweeper."""
 
-from .service import SessionService, sessions_for
+from .service import SessionService
 from .sweeper import run_session_sweeper
 
-__all__ = ["SessionService", "run_session_sweeper", "sessions_for"]
+__all__ = ["SessionService", "run_session_sweeper"]

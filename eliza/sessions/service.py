@@ -1,26 +1,26 @@
-"""SessionService: the Sessions API's state and rules over the store (reference §6).
+"""SessionService: the Sessions API's state and rules over the store, as ElizaOS's sessions
+API defines them.
 
-Sessions live in the `sessions` table (SPEC fix 9), so every read-modify-write of a session
-runs inside one store write: the store serialises writes, which makes concurrent sends to one
-session count their renewals correctly without a lock of our own. Messages go through
-`server.messaging` like every other entry point (SPEC fix 5).
+Sessions live in the `sessions` table (unlike ElizaOS's in-memory map, they survive a
+restart), so every read-modify-write of a session runs inside one store write: the store
+serialises writes, which makes concurrent sends to one session count their renewals
+correctly without a lock of our own. Messages go through the messaging service like every
+other entry point, so each is stored and published exactly once.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
+from ..clock import iso, now_ms
 from ..errors import AgentNotFound
-from ..logs import now_ms
 from ..messaging.service import Posted
 from ..settings import SessionSettings
 from ..store import sessions as sq
-from ..store.servers import iso
 from . import rules
 from .errors import (
     SessionCreationFailed,
@@ -32,7 +32,11 @@ from .errors import (
 from .rules import TimeoutConfig
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from ..bus import MessageBus
+    from ..messaging import MessagingService
+    from ..runtime.ports import AgentDirectory
+    from ..settings import Settings
+    from ..store import Store
 
 MAX_METADATA_CHARS = 10_240
 AGENT_SETTING_KEYS = {
@@ -45,20 +49,6 @@ _EXPIRED: Any = object()  # a write found the session expired (and deleted it)
 
 Mutation = Callable[[dict[str, Any], int], dict[str, Any] | None]
 
-_services: weakref.WeakKeyDictionary[AgentServer, SessionService] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def sessions_for(server: AgentServer) -> SessionService:
-    """The server's session service (one per server, made on first use; the server module
-    stays unaware of sessions apart from starting the sweeper)."""
-    service = _services.get(server)
-    if service is None:
-        service = _services[server] = SessionService(server)
-    return service
-
-
 def session_uuid(value: Any, what: str = "session ID") -> str:
     valid = ids.validate_uuid(value)
     if valid is None:
@@ -67,21 +57,34 @@ def session_uuid(value: Any, what: str = "session ID") -> str:
 
 
 class SessionService:
-    def __init__(self, server: AgentServer, clock: Callable[[], int] = now_ms) -> None:
-        self.server = server
+    def __init__(
+        self,
+        store: Store,
+        bus: MessageBus,
+        messaging: MessagingService,
+        agents: AgentDirectory,
+        settings: Settings,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.messaging = messaging
+        self.agents = agents
+        self.settings = settings
+        self.started_at = time.time()
         # Epoch ms; tests swap it to move time without sleeping.
         self.clock = clock
 
     @property
     def defaults(self) -> SessionSettings:
-        return self.server.settings.sessions
+        return self.settings.sessions
 
     # -- configuration --------------------------------------------------------------------
 
     def agent_config(self, agent_id: str) -> dict[str, Any]:
         """The agent's SESSION_* settings. Read on every call, not cached as ElizaOS does,
         so a PATCHed character applies to the next session at once."""
-        runtime = self.server.agents.runtime(agent_id)
+        runtime = self.agents.runtime(agent_id)
         if runtime is None:
             return {}
         config = {key: runtime.get_setting(name) for key, name in AGENT_SETTING_KEYS.items()}
@@ -138,7 +141,7 @@ class SessionService:
             raise SessionValidationError(
                 f"Metadata exceeds maximum size of {MAX_METADATA_CHARS} characters")
         request = rules.validate_request(timeout_config, self.defaults)
-        if self.server.agents.runtime(agent_id) is None:
+        if self.agents.runtime(agent_id) is None:
             raise AgentNotFound(f"Agent not found: {agent_id}")
         config = rules.merge(self.defaults, self.agent_config(agent_id), request)
         now = self.clock()
@@ -160,7 +163,7 @@ class SessionService:
             "metadata": self.channel_metadata(session), "created_at": now, "updated_at": now,
         }
         try:
-            await self.server.store.write(sq.create_session, session, channel,
+            await self.store.write(sq.create_session, session, channel,
                                           [agent_id, user_id])
         except Exception as exc:
             raise SessionCreationFailed("Failed to create session",
@@ -194,7 +197,7 @@ class SessionService:
             fields = change(row, now) if change is not None else None
             return sq.update_session(db, session_id, fields) if fields else row
 
-        row = await self.server.store.write(write)
+        row = await self.store.write(write)
         if row is None:
             raise SessionNotFound(f"Session with ID '{session_id}' not found")
         if row is _EXPIRED:
@@ -270,7 +273,7 @@ class SessionService:
 
     async def delete(self, session_id: Any) -> None:
         session_id = session_uuid(session_id)
-        if not await self.server.store.write(sq.delete_session, session_id):
+        if not await self.store.write(sq.delete_session, session_id):
             raise SessionNotFound(f"Session with ID '{session_id}' not found")
 
     # -- messages -------------------------------------------------------------------------
@@ -280,7 +283,7 @@ class SessionService:
         meta = {**self.channel_metadata(row), "sessionId": row["id"], **metadata}
         if attachments:
             meta["attachments"] = attachments  # where agents look for them (§4.3 step 7)
-        return await self.server.messaging.post_message(
+        return await self.messaging.post_message(
             channel_id=row["channel_id"], author_id=row["user_id"], content=content,
             source_type="user", raw_message={"content": content, "attachments": attachments},
             metadata=meta, create_channel=False,
@@ -289,7 +292,7 @@ class SessionService:
     async def messages(self, session_id: Any, *, limit: int, before: int | None,
                        after: int | None) -> dict[str, Any]:
         row = await self.get(session_id)
-        stored = await self.server.messaging.list_messages(
+        stored = await self.messaging.list_messages(
             row["channel_id"], limit=limit, before=before, after=after)
         out: dict[str, Any] = {"messages": [simplify(m) for m in stored],
                                "hasMore": len(stored) == limit}
@@ -304,7 +307,7 @@ class SessionService:
         """(active SessionInfos, expiring-soon ones among them, expired count)."""
         now = self.clock()
         active, expired = [], 0
-        for row in await self.server.store.read(sq.all_sessions):
+        for row in await self.store.read(sq.all_sessions):
             if rules.is_expired(row["expires_at"], now):
                 expired += 1
             else:
@@ -313,14 +316,14 @@ class SessionService:
 
     async def health(self) -> dict[str, Any]:
         active, expiring, _ = await self.overview()
-        invalid = sum(1 for s in active if self.server.agents.runtime(s["agentId"]) is None)
+        invalid = sum(1 for s in active if self.agents.runtime(s["agentId"]) is None)
         body: dict[str, Any] = {
             "status": "healthy", "activeSessions": len(active),
             "timestamp": iso(self.clock()), "expiringSoon": len(expiring),
         }
         if invalid:  # sessions whose agent is not running cannot get an answer
             body["invalidSessions"] = invalid
-        body["uptime"] = time.time() - self.server.started_at
+        body["uptime"] = time.time() - self.started_at
         return body
 
     async def sweep(self) -> tuple[list[str], int]:
@@ -334,7 +337,7 @@ class SessionService:
             sq.mark_warned(db, near)
             return removed, len(near)
 
-        return await self.server.store.write(write)
+        return await self.store.write(write)
 
 
 def simplify(message: dict[str, Any]) -> dict[str, Any]:

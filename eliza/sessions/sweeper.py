@@ -2,7 +2,7 @@
 flags those near expiry (reference §6.1). Requests delete an expired session they touch
 anyway; the sweeper keeps sessions nobody touches from piling up in the store.
 
-Start it in a nursery the server owns: `await nursery.start(run_session_sweeper, server)`.
+Start it in a nursery the server owns: `await nursery.start(run_session_sweeper, sessions)`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from ..store import sessions as sq
-from .service import sessions_for
 
 if TYPE_CHECKING:
-    from ..server import AgentServer
+    from .service import SessionService
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ SHUTDOWN_CLEAR_GRACE = 5.0  # seconds to clear sessions on shutdown, if asked to
 
 
 async def run_session_sweeper(
-    server: AgentServer,
+    service: SessionService,
     *,
     interval: float | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
@@ -33,8 +32,7 @@ async def run_session_sweeper(
     A failing sweep is logged and retried next time: it must never take the server down.
     With CLEAR_SESSIONS_ON_SHUTDOWN=true, sessions are deleted when the sweeper stops."""
     period = interval if interval is not None else (
-        server.settings.sessions.cleanup_interval_minutes * 60.0)
-    service = sessions_for(server)
+        service.settings.sessions.cleanup_interval_minutes * 60.0)
     task_status.started()
     try:
         while True:
@@ -48,7 +46,7 @@ async def run_session_sweeper(
                 log.info("session sweep: %d expired removed, %d near expiry", len(removed),
                          flagged)
     finally:
-        if str(server.settings.raw.get("CLEAR_SESSIONS_ON_SHUTDOWN", "")).lower() == "true":
+        if str(service.settings.raw.get("CLEAR_SESSIONS_ON_SHUTDOWN", "")).lower() == "true":
             with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLEAR_GRACE):
-                cleared = await server.store.write(sq.delete_all)
+                cleared = await service.store.write(sq.delete_all)
                 log.info("cleared %d sessions on shutdown", cleared)

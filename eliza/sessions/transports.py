@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ..bus import MessageStreamChunk, NewMessage, Subscription
+from ..clock import iso
 from ..errors import ApiError
-from ..store.servers import iso
 from .errors import SessionValidationError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def transport_of(body: dict[str, Any]) -> str:
 
 
 def reply_deadline(service: SessionService) -> float:
-    turn = service.server.settings.turn_timeout
+    turn = service.settings.turn_timeout
     return min(MAX_REPLY_WAIT, turn) if turn > 0 else MAX_REPLY_WAIT
 
 
@@ -64,7 +64,7 @@ async def wait_for_agent(service: SessionService, row: dict[str, Any],
                          ) -> dict[str, Any] | None:
     """transport http: the agent's reply as Content, or None if none came in time.
     `watching`: `MessagingService.watch_replies()`, opened before the message was posted."""
-    reply = await service.server.messaging.wait_for_reply(
+    reply = await service.messaging.wait_for_reply(
         row["channel_id"], user_message_id, within=reply_deadline(service),
         author_id=row["agent_id"], watching=watching)
     if reply is None:
@@ -86,7 +86,7 @@ async def sse_stream(service: SessionService, row: dict[str, Any], content: str,
     the reply can be missed. Chunks are the agent's MessageStreamChunk events in this
     channel; a model that does not stream gives one chunk with the whole reply before
     `done`. Cancel scopes never span a `yield` (each receive has its own, to one deadline)."""
-    bus = service.server.bus
+    bus = service.bus
     channel_id, agent_id = row["channel_id"], row["agent_id"]
     deadline = trio.current_time() + reply_deadline(service)
     with bus.subscribe(f"session-sse:{row['id']}", {NewMessage.name, MessageStreamChunk.name},

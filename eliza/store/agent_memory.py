@@ -7,10 +7,11 @@ with `create_unique_uuid`, so each agent has its own rows for the same central c
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
+from .protocols import Transaction
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def ensure_world(db: Database, world: dict[str, Any]) -> None:
+def ensure_world(db: Transaction, world: dict[str, Any]) -> None:
     db.execute(
         "INSERT OR IGNORE INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -37,7 +38,7 @@ def ensure_world(db: Database, world: dict[str, Any]) -> None:
     )
 
 
-def ensure_room(db: Database, room: dict[str, Any]) -> None:
+def ensure_room(db: Transaction, room: dict[str, Any]) -> None:
     db.execute(
         "INSERT OR IGNORE INTO rooms (id, agent_id, source, type, server_id, world_id, name,"
         " metadata, channel_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -47,7 +48,7 @@ def ensure_room(db: Database, room: dict[str, Any]) -> None:
     )
 
 
-def ensure_entity(db: Database, entity: dict[str, Any]) -> None:
+def ensure_entity(db: Transaction, entity: dict[str, Any]) -> None:
     db.execute(
         "INSERT OR IGNORE INTO entities (id, agent_id, names, metadata, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -57,7 +58,7 @@ def ensure_entity(db: Database, entity: dict[str, Any]) -> None:
 
 
 def ensure_participant(
-    db: Database, participant_id: str, entity_id: str, room_id: str, agent_id: str, now: int
+    db: Transaction, participant_id: str, entity_id: str, room_id: str, agent_id: str, now: int
 ) -> None:
     db.execute(
         "INSERT OR IGNORE INTO participants (id, entity_id, room_id, agent_id, created_at)"
@@ -66,11 +67,11 @@ def ensure_participant(
     )
 
 
-def memory_exists(db: Database, memory_id: str) -> bool:
+def memory_exists(db: Transaction, memory_id: str) -> bool:
     return bool(list(db.query("SELECT 1 FROM memories WHERE id = ?", [memory_id])))
 
 
-def insert_memory(db: Database, memory: dict[str, Any]) -> bool:
+def insert_memory(db: Transaction, memory: dict[str, Any]) -> bool:
     """Insert unless the id exists; True when inserted."""
     return bool(db.execute(
         'INSERT OR IGNORE INTO memories (id, type, created_at, content, entity_id, agent_id,'
@@ -82,7 +83,7 @@ def insert_memory(db: Database, memory: dict[str, Any]) -> bool:
     ).rowcount)
 
 
-def take_in(db: Database, incoming: IncomingMemory, participant_id: str) -> bool:
+def take_in(db: Transaction, incoming: IncomingMemory, participant_id: str) -> bool:
     """Ensure world, room, author entity and participation, then store the memory.
     False when the memory already existed (the message was seen before: no second turn)."""
     ensure_world(db, incoming.world)
@@ -94,7 +95,7 @@ def take_in(db: Database, incoming: IncomingMemory, participant_id: str) -> bool
 
 
 def recent_memories(
-    db: Database, agent_id: str, room_id: str, limit: int
+    db: Transaction, agent_id: str, room_id: str, limit: int
 ) -> list[dict[str, Any]]:
     """The room's latest `limit` message memories, oldest first (for a prompt)."""
     rows = list(db.query(
@@ -109,20 +110,36 @@ def recent_memories(
     return rows
 
 
-def delete_memory(db: Database, agent_id: str, memory_id: str) -> int:
+def delete_memory(db: Transaction, agent_id: str, memory_id: str) -> int:
     return int(db.execute(
         "DELETE FROM memories WHERE agent_id = ? AND id = ?", [agent_id, memory_id]
     ).rowcount)
 
 
-def delete_room_memories(db: Database, agent_id: str, room_id: str) -> int:
+def delete_room_memories(db: Transaction, agent_id: str, room_id: str) -> int:
     return int(db.execute(
         "DELETE FROM memories WHERE agent_id = ? AND room_id = ?", [agent_id, room_id]
     ).rowcount)
 
 
-def entity_names(db: Database, agent_id: str, entity_id: str) -> list[str]:
+def entity_names(db: Transaction, agent_id: str, entity_id: str) -> list[str]:
     rows = list(db.query(
         "SELECT names FROM entities WHERE id = ? AND agent_id = ?", [entity_id, agent_id]
     ))
     return list(json.loads(rows[0]["names"])) if rows else []
+
+
+def newest_memory_at(db: Transaction, agent_id: str) -> int | None:
+    """When the agent's newest memory was made (epoch ms); None when it has none."""
+    row = db.execute("SELECT max(created_at) FROM memories WHERE agent_id = ?",
+                     [agent_id]).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def existing_memory_ids(db: Transaction, memory_ids: Collection[str]) -> set[str]:
+    """Which of `memory_ids` exist."""
+    if not memory_ids:
+        return set()
+    marks = ", ".join("?" for _ in memory_ids)
+    return {str(r[0]) for r in db.execute(
+        f"SELECT id FROM memories WHERE id IN ({marks})", list(memory_ids))}

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
+from .protocols import Transaction
 
 
 @dataclass
@@ -47,33 +47,33 @@ class AgentRecord:
         )
 
 
-def all_agents(db: Database) -> list[AgentRecord]:
+def all_agents(db: Transaction) -> list[AgentRecord]:
     return [AgentRecord.from_row(r) for r in db.query("SELECT * FROM agents ORDER BY name")]
 
 
-def save_agent(db: Database, record: AgentRecord) -> None:
-    db.table("agents").upsert(record.to_row(), pk="id")
+def save_agent(db: Transaction, record: AgentRecord) -> None:
+    db.upsert("agents", record.to_row(), pk="id")
 
 
-def add_agent_to_server(db: Database, server_id: str, agent_id: str) -> None:
+def add_agent_to_server(db: Transaction, server_id: str, agent_id: str) -> None:
     db.execute(
         "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",
         [server_id, agent_id],
     )
 
 
-def delete_agent(db: Database, agent_id: str) -> int:
+def delete_agent(db: Transaction, agent_id: str) -> int:
     return db.execute("DELETE FROM agents WHERE id = ?", [agent_id]).rowcount
 
 
-def set_running(db: Database, agent_id: str, running: bool) -> None:
+def set_running(db: Transaction, agent_id: str, running: bool) -> None:
     db.execute("UPDATE agents SET running = ? WHERE id = ?", [int(running), agent_id])
 
 
-def get_meta(db: Database, key: str) -> str | None:
+def get_meta(db: Transaction, key: str) -> str | None:
     rows = list(db.query("SELECT value FROM meta WHERE key = ?", [key]))
     return rows[0]["value"] if rows else None
 
 
-def set_meta(db: Database, key: str, value: str) -> None:
+def set_meta(db: Transaction, key: str, value: str) -> None:
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])

@@ -10,9 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
-
-from .servers import iso
+from ..clock import iso
+from .protocols import Transaction
 from .vectors import embeddings_of
 
 MEMORY_COLUMNS = "id, type, created_at, content, entity_id, agent_id, room_id, world_id, " \
@@ -40,7 +39,7 @@ def memory_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _memories_json(
-    db: Database, agent_id: str, rows: Iterable[dict[str, Any]], include_embedding: bool
+    db: Transaction, agent_id: str, rows: Iterable[dict[str, Any]], include_embedding: bool
 ) -> list[dict[str, Any]]:
     """Memory JSON; with `include_embedding`, each carries its stored vector (null when the
     agent has no embedding model or the memory is not embedded yet)."""
@@ -53,7 +52,7 @@ def _memories_json(
 
 
 def list_memories(
-    db: Database, agent_id: str, table: str, room_id: str | None, include_embedding: bool
+    db: Transaction, agent_id: str, table: str, room_id: str | None, include_embedding: bool
 ) -> list[dict[str, Any]]:
     """All of the agent's memories of one type (optionally in one room), newest first."""
     sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE agent_id = ? AND type = ?"
@@ -66,7 +65,7 @@ def list_memories(
 
 
 def room_memories(
-    db: Database, agent_id: str, room_id: str, table: str, limit: int, before: int,
+    db: Transaction, agent_id: str, room_id: str, table: str, limit: int, before: int,
     include_embedding: bool,
 ) -> list[dict[str, Any]]:
     """The room's memories created before `before` (epoch ms), newest first."""
@@ -78,7 +77,7 @@ def room_memories(
     return _memories_json(db, agent_id, rows, include_embedding)
 
 
-def update_memory(db: Database, agent_id: str, memory_id: str, patch: dict[str, Any]) -> bool:
+def update_memory(db: Transaction, agent_id: str, memory_id: str, patch: dict[str, Any]) -> bool:
     """Apply a partial memory: `content` is replaced, `metadata` shallow-merged, the ids are
     taken only when the caller already checked they are UUIDs. False when it does not exist."""
     rows = list(db.query(
@@ -108,12 +107,12 @@ def update_memory(db: Database, agent_id: str, memory_id: str, patch: dict[str, 
     return True
 
 
-def delete_all_memories(db: Database, agent_id: str) -> int:
+def delete_all_memories(db: Transaction, agent_id: str) -> int:
     return int(db.execute("DELETE FROM memories WHERE agent_id = ?", [agent_id]).rowcount)
 
 
 def delete_room_memories_of_types(
-    db: Database, agent_id: str, room_id: str, types: Iterable[str]
+    db: Transaction, agent_id: str, room_id: str, types: Iterable[str]
 ) -> int:
     kinds = list(types)
     marks = ", ".join("?" for _ in kinds)
@@ -123,7 +122,7 @@ def delete_room_memories_of_types(
     ).rowcount)
 
 
-def delete_world_messages(db: Database, world_ids: list[str]) -> int:
+def delete_world_messages(db: Transaction, world_ids: list[str]) -> int:
     marks = ", ".join("?" for _ in world_ids)
     return int(db.execute(
         f"DELETE FROM memories WHERE world_id IN ({marks}) AND type = 'messages'", world_ids
@@ -142,13 +141,13 @@ def room_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_rooms(db: Database, agent_id: str) -> list[dict[str, Any]]:
+def list_rooms(db: Transaction, agent_id: str) -> list[dict[str, Any]]:
     rows = db.query("SELECT * FROM rooms WHERE agent_id = ? ORDER BY created_at, rowid",
                     [agent_id])
     return [room_json(row) for row in rows]
 
 
-def get_room(db: Database, agent_id: str, room_id: str) -> dict[str, Any] | None:
+def get_room(db: Transaction, agent_id: str, room_id: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT rooms.*, worlds.name AS world_name FROM rooms"
         " LEFT JOIN worlds ON worlds.id = rooms.world_id"
@@ -162,7 +161,7 @@ def get_room(db: Database, agent_id: str, room_id: str) -> dict[str, Any] | None
     return room
 
 
-def upsert_room(db: Database, room: dict[str, Any]) -> None:
+def upsert_room(db: Transaction, room: dict[str, Any]) -> None:
     """Insert or replace one room (`room` holds the snake_case columns)."""
     db.execute(
         "INSERT INTO rooms (id, agent_id, source, type, server_id, world_id, name, metadata,"
@@ -176,7 +175,7 @@ def upsert_room(db: Database, room: dict[str, Any]) -> None:
     )
 
 
-def follow_room(db: Database, participant_id: str, agent_id: str, room_id: str,
+def follow_room(db: Transaction, participant_id: str, agent_id: str, room_id: str,
                 now: int) -> None:
     """The agent itself takes part in the room, state FOLLOWED."""
     db.execute(
@@ -191,7 +190,7 @@ def follow_room(db: Database, participant_id: str, agent_id: str, room_id: str,
     )
 
 
-def delete_rooms_by_world(db: Database, world_ids: list[str]) -> int:
+def delete_rooms_by_world(db: Transaction, world_ids: list[str]) -> int:
     """Rooms of these worlds (their memories and participants go with them: FK cascade)."""
     marks = ", ".join("?" for _ in world_ids)
     return int(db.execute(f"DELETE FROM rooms WHERE world_id IN ({marks})",
@@ -209,7 +208,7 @@ def world_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def worlds_of(db: Database, agent_ids: list[str]) -> list[dict[str, Any]]:
+def worlds_of(db: Transaction, agent_ids: list[str]) -> list[dict[str, Any]]:
     if not agent_ids:
         return []
     marks = ", ".join("?" for _ in agent_ids)
@@ -218,12 +217,12 @@ def worlds_of(db: Database, agent_ids: list[str]) -> list[dict[str, Any]]:
     return [world_json(row) for row in rows]
 
 
-def get_world(db: Database, world_id: str) -> dict[str, Any] | None:
+def get_world(db: Transaction, world_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM worlds WHERE id = ?", [world_id]))
     return world_json(rows[0]) if rows else None
 
 
-def insert_world(db: Database, world: dict[str, Any]) -> None:
+def insert_world(db: Transaction, world: dict[str, Any]) -> None:
     db.execute(
         "INSERT OR IGNORE INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -232,7 +231,7 @@ def insert_world(db: Database, world: dict[str, Any]) -> None:
     )
 
 
-def update_world(db: Database, world_id: str, name: str | None,
+def update_world(db: Transaction, world_id: str, name: str | None,
                  metadata: dict[str, Any]) -> None:
     if name is not None:
         db.execute("UPDATE worlds SET name = ? WHERE id = ?", [name, world_id])
@@ -251,7 +250,7 @@ def log_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_logs(
-    db: Database, agent_id: str, *, room_id: str | None, type_: str | None, count: int,
+    db: Transaction, agent_id: str, *, room_id: str | None, type_: str | None, count: int,
     offset: int, exclude: list[str],
 ) -> list[dict[str, Any]]:
     """The agent's logs, newest first. `exclude` drops a log whose type is in it or whose
@@ -285,6 +284,6 @@ def list_logs(
     return out
 
 
-def delete_log(db: Database, agent_id: str, log_id: str) -> int:
+def delete_log(db: Transaction, agent_id: str, log_id: str) -> int:
     return int(db.execute("DELETE FROM logs WHERE agent_id = ? AND id = ?",
                           [agent_id, log_id]).rowcount)

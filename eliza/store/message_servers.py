@@ -1,7 +1,6 @@
 """Queries for message servers and which agents are subscribed to them (server_agents).
 
-The table and its default row come from migration m001; `eliza.store.servers` has the
-list/JSON helpers the older routes use, reused here.
+The table and its default row come from migration m001.
 """
 
 from __future__ import annotations
@@ -9,17 +8,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
+from ..clock import iso
+from .protocols import Transaction
 
-from .servers import server_json
+
+def server_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "sourceType": row["source_type"],
+        "sourceId": row["source_id"],
+        "metadata": json.loads(row["metadata"]) if row["metadata"] else None,
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+    }
 
 
-def get_server(db: Database, server_id: str) -> dict[str, Any] | None:
+def all_servers(db: Transaction) -> list[dict[str, Any]]:
+    return [server_json(r) for r in db.query("SELECT * FROM message_servers ORDER BY created_at")]
+
+
+def get_server(db: Transaction, server_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM message_servers WHERE id = ?", [server_id]))
     return server_json(rows[0]) if rows else None
 
 
-def create_server(db: Database, server: dict[str, Any]) -> dict[str, Any]:
+def create_server(db: Transaction, server: dict[str, Any]) -> dict[str, Any]:
     """Insert unless the id exists (ElizaOS: ON CONFLICT DO NOTHING), then return the row."""
     row = dict(server)
     row["metadata"] = None if row.get("metadata") is None else json.dumps(row["metadata"])
@@ -34,11 +48,11 @@ def create_server(db: Database, server: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def delete_server(db: Database, server_id: str) -> bool:
+def delete_server(db: Transaction, server_id: str) -> bool:
     return bool(db.execute("DELETE FROM message_servers WHERE id = ?", [server_id]).rowcount)
 
 
-def server_agents(db: Database, server_id: str) -> list[str]:
+def server_agents(db: Transaction, server_id: str) -> list[str]:
     return [
         r["agent_id"]
         for r in db.query(
@@ -47,7 +61,7 @@ def server_agents(db: Database, server_id: str) -> list[str]:
     ]
 
 
-def agent_servers(db: Database, agent_id: str) -> list[str]:
+def agent_servers(db: Transaction, agent_id: str) -> list[str]:
     return [
         r["server_id"]
         for r in db.query(
@@ -56,14 +70,14 @@ def agent_servers(db: Database, agent_id: str) -> list[str]:
     ]
 
 
-def add_server_agent(db: Database, server_id: str, agent_id: str) -> None:
+def add_server_agent(db: Transaction, server_id: str, agent_id: str) -> None:
     db.execute(
         "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",
         [server_id, agent_id],
     )
 
 
-def remove_server_agent(db: Database, server_id: str, agent_id: str) -> bool:
+def remove_server_agent(db: Transaction, server_id: str, agent_id: str) -> bool:
     return bool(db.execute(
         "DELETE FROM server_agents WHERE server_id = ? AND agent_id = ?", [server_id, agent_id]
     ).rowcount)

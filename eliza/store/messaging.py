@@ -1,6 +1,6 @@
 """Queries for the central messaging tables: channels, their participants and messages.
 
-Every function takes the sqlite-utils `Database` first and runs synchronously; callers go
+Every function takes a `Transaction` first and runs synchronously; callers go
 through `Store.read` / `Store.write` (a write runs in one transaction). Rows come back as
 plain dicts with JSON columns decoded; `eliza.messaging.shapes` turns them into API shapes.
 """
@@ -11,9 +11,8 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from sqlite_utils import Database
-
-from ..logs import now_ms
+from ..clock import now_ms
+from .protocols import Transaction
 
 _JSON_CHANNEL = ("metadata",)
 _JSON_MESSAGE = ("raw_message", "metadata")
@@ -42,20 +41,20 @@ def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 # -- channels ------------------------------------------------------------------------------
 
 
-def insert_channel(db: Database, channel: dict[str, Any], participants: list[str]) -> None:
+def insert_channel(db: Transaction, channel: dict[str, Any], participants: list[str]) -> None:
     """Insert a channel and its participants together (reference §8.3 createChannel)."""
     row = dict(channel)
     row["metadata"] = _dumps(row.get("metadata"))
-    db.table("channels").insert(row)
+    db.insert("channels", row)
     add_participants(db, channel["id"], participants)
 
 
-def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
+def get_channel(db: Transaction, channel_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM channels WHERE id = ?", [channel_id]))
     return _decode(rows[0], _JSON_CHANNEL) if rows else None
 
 
-def channels_for_server(db: Database, server_id: str) -> list[dict[str, Any]]:
+def channels_for_server(db: Transaction, server_id: str) -> list[dict[str, Any]]:
     return [
         _decode(r, _JSON_CHANNEL)
         for r in db.query(
@@ -64,7 +63,7 @@ def channels_for_server(db: Database, server_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def find_dm_channel(db: Database, server_id: str, name: str) -> dict[str, Any] | None:
+def find_dm_channel(db: Transaction, server_id: str, name: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM channels WHERE message_server_id = ? AND type = 'DM' AND name = ?"
         " ORDER BY created_at LIMIT 1",
@@ -74,7 +73,7 @@ def find_dm_channel(db: Database, server_id: str, name: str) -> dict[str, Any] |
 
 
 def update_channel(
-    db: Database,
+    db: Transaction,
     channel_id: str,
     *,
     name: str | None,
@@ -92,19 +91,19 @@ def update_channel(
         fields["name"] = name
     if set_metadata:
         fields["metadata"] = _dumps(metadata)
-    db.table("channels").update(channel_id, fields)
+    db.update("channels", channel_id, fields)
     if participants is not None:
         db.execute("DELETE FROM channel_participants WHERE channel_id = ?", [channel_id])
         add_participants(db, channel_id, participants)
     return get_channel(db, channel_id)
 
 
-def delete_channel(db: Database, channel_id: str) -> bool:
+def delete_channel(db: Transaction, channel_id: str) -> bool:
     """Delete the channel; its messages and participants go with it (ON DELETE CASCADE)."""
     return bool(db.execute("DELETE FROM channels WHERE id = ?", [channel_id]).rowcount)
 
 
-def participants(db: Database, channel_id: str) -> list[str]:
+def participants(db: Transaction, channel_id: str) -> list[str]:
     return [
         r["user_id"]
         for r in db.query(
@@ -114,16 +113,16 @@ def participants(db: Database, channel_id: str) -> list[str]:
     ]
 
 
-def add_participants(db: Database, channel_id: str, user_ids: list[str]) -> None:
+def add_participants(db: Transaction, channel_id: str, user_ids: list[str]) -> None:
     joined = now_ms()
-    db.conn.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO channel_participants (channel_id, user_id, joined_at)"
         " VALUES (?, ?, ?)",
         [(channel_id, u, joined) for u in dict.fromkeys(user_ids)],
     )
 
 
-def remove_participant(db: Database, channel_id: str, user_id: str) -> bool:
+def remove_participant(db: Transaction, channel_id: str, user_id: str) -> bool:
     return bool(db.execute(
         "DELETE FROM channel_participants WHERE channel_id = ? AND user_id = ?",
         [channel_id, user_id],
@@ -131,7 +130,7 @@ def remove_participant(db: Database, channel_id: str, user_id: str) -> bool:
 
 
 def agent_view(
-    db: Database, channel_id: str, agent_id: str, server_id: str
+    db: Transaction, channel_id: str, agent_id: str, server_id: str
 ) -> tuple[dict[str, Any] | None, bool, bool]:
     """What an agent's turn needs in one read: the channel, whether the agent participates
     in it, and whether it is subscribed to the message server (reference §4.3 steps 2-3)."""
@@ -148,7 +147,7 @@ def agent_view(
     return channel, member, subscribed
 
 
-def takes_part(db: Database, channel_id: str, agent_id: str, server_id: str) -> bool:
+def takes_part(db: Transaction, channel_id: str, agent_id: str, server_id: str) -> bool:
     """Whether the agent participates in the channel and is subscribed to the message
     server: `agent_view`'s two checks, without the channel row."""
     return bool(list(db.query(
@@ -159,7 +158,7 @@ def takes_part(db: Database, channel_id: str, agent_id: str, server_id: str) -> 
 
 
 def channel_agents(
-    db: Database, channel_id: str, server_id: str, candidates: Collection[str]
+    db: Transaction, channel_id: str, server_id: str, candidates: Collection[str]
 ) -> list[str]:
     """The `candidates` (agent ids; the running agents) that take part in the channel as
     `agent_view` sees it: participants, and subscribed to the message server. Costs
@@ -201,7 +200,7 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 # -- messages ------------------------------------------------------------------------------
 
 
-def find_by_key(db: Database, channel_id: str, key: str) -> dict[str, Any] | None:
+def find_by_key(db: Transaction, channel_id: str, key: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM central_messages WHERE channel_id = ? AND idempotency_key = ?",
         [channel_id, key],
@@ -209,7 +208,7 @@ def find_by_key(db: Database, channel_id: str, key: str) -> dict[str, Any] | Non
     return _decode(rows[0], _JSON_MESSAGE) if rows else None
 
 
-def insert_message(db: Database, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def insert_message(db: Transaction, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Insert a message unless its idempotency key (or id) is already stored in the channel.
     Runs inside the writer's transaction, so check-then-insert cannot race another writer.
     Returns (row, created)."""
@@ -231,13 +230,13 @@ def insert_message(db: Database, message: dict[str, Any]) -> tuple[dict[str, Any
     return _decode(row, _JSON_MESSAGE), True
 
 
-def get_message(db: Database, message_id: str) -> dict[str, Any] | None:
+def get_message(db: Transaction, message_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM central_messages WHERE id = ?", [message_id]))
     return _decode(rows[0], _JSON_MESSAGE) if rows else None
 
 
 def update_message(
-    db: Database, message_id: str, patch: dict[str, Any], now: int
+    db: Transaction, message_id: str, patch: dict[str, Any], now: int
 ) -> dict[str, Any] | None:
     """Patch with `??` semantics: None keeps the old value (reference §8.3)."""
     fields: dict[str, Any] = {}
@@ -248,12 +247,12 @@ def update_message(
     if get_message(db, message_id) is None:
         return None
     fields["updated_at"] = now
-    db.table("central_messages").update(message_id, fields)
+    db.update("central_messages", message_id, fields)
     return get_message(db, message_id)
 
 
 def messages_for_channel(
-    db: Database,
+    db: Transaction,
     channel_id: str,
     *,
     limit: int,
@@ -284,7 +283,7 @@ def messages_for_channel(
     return rows
 
 
-def find_reply(db: Database, channel_id: str, message_id: str) -> dict[str, Any] | None:
+def find_reply(db: Transaction, channel_id: str, message_id: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM central_messages WHERE channel_id = ? AND in_reply_to_root_message_id = ?"
         " ORDER BY created_at, rowid LIMIT 1",
@@ -293,18 +292,18 @@ def find_reply(db: Database, channel_id: str, message_id: str) -> dict[str, Any]
     return _decode(rows[0], _JSON_MESSAGE) if rows else None
 
 
-def delete_message(db: Database, message_id: str) -> bool:
+def delete_message(db: Transaction, message_id: str) -> bool:
     return bool(db.execute("DELETE FROM central_messages WHERE id = ?", [message_id]).rowcount)
 
 
-def clear_channel(db: Database, channel_id: str) -> int:
+def clear_channel(db: Transaction, channel_id: str) -> int:
     """Delete every message of the channel (ElizaOS deleted only the latest 1000)."""
     return int(db.execute(
         "DELETE FROM central_messages WHERE channel_id = ?", [channel_id]
     ).rowcount)
 
 
-def count_messages(db: Database, channel_id: str) -> int:
+def count_messages(db: Transaction, channel_id: str) -> int:
     rows = list(db.query(
         "SELECT COUNT(*) AS n FROM central_messages WHERE channel_id = ?", [channel_id]
     ))
@@ -312,7 +311,7 @@ def count_messages(db: Database, channel_id: str) -> int:
 
 
 def messages_for_agent_since(
-    db: Database, agent_id: str, since: int, limit: int
+    db: Transaction, agent_id: str, since: int, limit: int
 ) -> list[tuple[dict[str, Any], str]]:
     """Messages by others created at or after `since` (epoch ms) in the channels the agent
     takes part in, posted since it joined them, on message servers it is subscribed to,

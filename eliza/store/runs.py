@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
-from .servers import iso
+from ..clock import iso
+from .protocols import Transaction
 
 _ENDED = frozenset({"completed", "timeout", "error"})
 BULK = 5000
 
 
 def insert_log(
-    db: Database,
+    db: Transaction,
     *,
     log_id: str,
     agent_id: str,
@@ -34,7 +33,7 @@ def insert_log(
     )
 
 
-def _logs(db: Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+def _logs(db: Transaction, sql: str, args: list[Any]) -> list[dict[str, Any]]:
     rows = list(db.query(sql, args))
     for row in rows:
         row["body"] = json.loads(row["body"])
@@ -89,7 +88,7 @@ def _count(run: dict[str, Any], row: dict[str, Any]) -> None:
 
 
 def list_runs(
-    db: Database,
+    db: Transaction,
     agent_id: str,
     *,
     room_id: str | None,
@@ -141,7 +140,7 @@ _EVENT_TYPES = {
 }
 
 
-def get_run(db: Database, agent_id: str, run_id: str) -> dict[str, Any] | None:
+def get_run(db: Transaction, agent_id: str, run_id: str) -> dict[str, Any] | None:
     rows = _logs(
         db,
         "SELECT * FROM logs WHERE agent_id = ? AND run_id = ? ORDER BY created_at, rowid",

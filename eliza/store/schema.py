@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from ..clock import now_ms
 from ..ids import DEFAULT_SERVER_ID
-from ..logs import now_ms
 
 core = Migrations("eliza")
 

@@ -9,7 +9,7 @@ higher means more relevant.
 Semantic search finds memory ids in the vector index (`eliza.store.vectors`); the loaders
 here (`memories_by_ids`, `messages_of_memories`) turn those hits into rows.
 
-Every function takes the sqlite-utils `Database` first and runs synchronously (call it
+Every function takes a `Transaction` first and runs synchronously (call it
 through `Store.read` / `Store.write`).
 """
 
@@ -20,10 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from .memory_queries import MEMORY_COLUMNS, memory_json
 from .messaging import _JSON_MESSAGE, _decode
+from .protocols import Transaction
 
 _WORD = re.compile(r"\w", re.UNICODE)
 
@@ -85,7 +84,7 @@ _MESSAGE_WITH_SERVER = (
 
 
 def search_messages(
-    db: Database, text: str, *, where: MessageFilter = NO_FILTER, page: Page = DEFAULT_PAGE,
+    db: Transaction, text: str, *, where: MessageFilter = NO_FILTER, page: Page = DEFAULT_PAGE,
     match_all: bool = True,
 ) -> list[MessageHit]:
     """Matching central messages, best first: (decoded row, its server id, score)."""
@@ -108,7 +107,7 @@ def search_messages(
 
 
 def messages_of_memories(
-    db: Database, hits: list[tuple[str, float]], where: MessageFilter = NO_FILTER
+    db: Transaction, hits: list[tuple[str, float]], where: MessageFilter = NO_FILTER
 ) -> list[MessageHit]:
     """The central messages that memory hits remember (`metadata.sourceId`), each once with
     its best similarity, most similar first, filtered by `where`."""
@@ -137,7 +136,7 @@ def messages_of_memories(
     return out
 
 
-def memories_by_ids(db: Database, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
+def memories_by_ids(db: Transaction, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
     """Memory JSON for vector hits, in the hits' order, each with its `similarity`."""
     if not hits:
         return []
@@ -149,7 +148,7 @@ def memories_by_ids(db: Database, hits: list[tuple[str, float]]) -> list[dict[st
 
 
 def search_memories(
-    db: Database, agent_id: str, text: str, *, room_id: str | None = None,
+    db: Transaction, agent_id: str, text: str, *, room_id: str | None = None,
     table: str | None = None, page: Page = Page(), match_all: bool = True,
 ) -> list[dict[str, Any]]:
     """The agent's memories whose `content.text` matches, best first, in the memory JSON
@@ -179,7 +178,7 @@ def search_memories(
     return out
 
 
-def rebuild_indexes(db: Database) -> None:
+def rebuild_indexes(db: Transaction) -> None:
     """Rebuild both indexes from their source tables (after a VACUUM, or to repair)."""
     db.execute("INSERT INTO central_messages_fts (central_messages_fts) VALUES ('rebuild')")
     db.execute("DELETE FROM memories_fts")

@@ -1,6 +1,6 @@
 """Queries for the `sessions` table (the Sessions API, reference §6; persisted: SPEC fix 9).
 
-Every function takes the sqlite-utils `Database` first and runs synchronously; callers go
+Every function takes a `Transaction` first and runs synchronously; callers go
 through `Store.read` / `Store.write`. Times are epoch ms; `metadata` and `timeout_config` are
 JSON documents stored as TEXT and decoded here.
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from . import messaging as mq
+from .protocols import Transaction
 
 _JSON = ("metadata", "timeout_config")
 
@@ -37,34 +36,36 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_session(
-    db: Database, session: dict[str, Any], channel: dict[str, Any], members: list[str]
+    db: Transaction, session: dict[str, Any], channel: dict[str, Any], members: list[str]
 ) -> None:
     """Insert the session's channel and the session in one transaction, so a failure
     leaves neither behind."""
     mq.insert_channel(db, channel, members)
-    db.table("sessions").insert(_encode(session))
+    db.insert("sessions", _encode(session))
 
 
-def get_session(db: Database, session_id: str) -> dict[str, Any] | None:
+def get_session(db: Transaction, session_id: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM sessions WHERE id = ?", [session_id]))
     return _decode(rows[0]) if rows else None
 
 
-def update_session(db: Database, session_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
-    db.table("sessions").update(session_id, _encode(fields))
+def update_session(
+    db: Transaction, session_id: str, fields: dict[str, Any]
+) -> dict[str, Any] | None:
+    db.update("sessions", session_id, _encode(fields))
     return get_session(db, session_id)
 
 
-def delete_session(db: Database, session_id: str) -> bool:
+def delete_session(db: Transaction, session_id: str) -> bool:
     """Delete the session only; its channel and messages stay (as in ElizaOS)."""
     return bool(db.execute("DELETE FROM sessions WHERE id = ?", [session_id]).rowcount)
 
 
-def all_sessions(db: Database) -> list[dict[str, Any]]:
+def all_sessions(db: Transaction) -> list[dict[str, Any]]:
     return [_decode(r) for r in db.query("SELECT * FROM sessions ORDER BY created_at, rowid")]
 
 
-def delete_expired(db: Database, now: int) -> list[str]:
+def delete_expired(db: Transaction, now: int) -> list[str]:
     """Delete every session whose expiry is past; returns their ids."""
     ids = [r["id"] for r in db.query("SELECT id FROM sessions WHERE expires_at <= ?", [now])]
     if ids:
@@ -72,10 +73,10 @@ def delete_expired(db: Database, now: int) -> list[str]:
     return ids
 
 
-def mark_warned(db: Database, session_ids: list[str]) -> None:
-    db.conn.executemany("UPDATE sessions SET warning_state = 1 WHERE id = ?",
+def mark_warned(db: Transaction, session_ids: list[str]) -> None:
+    db.executemany("UPDATE sessions SET warning_state = 1 WHERE id = ?",
                         [(s,) for s in session_ids])
 
 
-def delete_all(db: Database) -> int:
+def delete_all(db: Transaction) -> int:
     return int(db.execute("DELETE FROM sessions").rowcount)

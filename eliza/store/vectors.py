@@ -14,7 +14,7 @@ run inside the KNN query instead of after it. Triggers on `memories` delete a me
 vector with it (cascades included) and drop it when its text, room or type changes (the
 queue trigger owes it a new one).
 
-Every function takes the sqlite-utils `Database` first and runs synchronously (call it
+Every function takes a `Transaction` first and runs synchronously (call it
 through `Store.read` / `Store.write`); the vec0 ones need `Store.vectors`.
 """
 
@@ -26,8 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
+from .protocols import Transaction
 from .schema import CHANGED
 
 MAX_DIMENSIONS = 8192
@@ -44,10 +43,10 @@ def pack(vector: Sequence[float]) -> bytes:
     return struct.pack(f"{len(vector)}f", *vector)
 
 
-def ensure_table(db: Database, dimensions: int) -> str:
+def ensure_table(db: Transaction, dimensions: int) -> str:
     """Create the vec0 table (and its triggers) for `dimensions` if it does not exist."""
     name = table_name(dimensions)
-    if db[name].exists():
+    if db.table_exists(name):
         return name
     db.execute(
         f"""CREATE VIRTUAL TABLE {name} USING vec0(
@@ -73,7 +72,7 @@ def ensure_table(db: Database, dimensions: int) -> str:
     return name
 
 
-def vector_tables(db: Database) -> list[str]:
+def vector_tables(db: Transaction) -> list[str]:
     rows = db.query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'memory_vectors_%'"
         " AND sql LIKE '%USING vec0%'"
@@ -84,7 +83,7 @@ def vector_tables(db: Database) -> list[str]:
 # -- enrolment and the queue ----------------------------------------------------------------
 
 
-def enroll(db: Database, agent_id: str, model: str) -> int:
+def enroll(db: Transaction, agent_id: str, model: str) -> int:
     """Start embedding the agent's memories with `model`; queue those without its vector.
     Returns how many were queued."""
     db.execute(
@@ -102,12 +101,12 @@ def enroll(db: Database, agent_id: str, model: str) -> int:
     return pending_count(db, agent_id) - before
 
 
-def is_enrolled(db: Database, agent_id: str) -> bool:
+def is_enrolled(db: Transaction, agent_id: str) -> bool:
     return db.execute("SELECT 1 FROM embedding_models WHERE agent_id = ?",
                       [agent_id]).fetchone() is not None
 
 
-def withdraw(db: Database, agent_id: str) -> None:
+def withdraw(db: Transaction, agent_id: str) -> None:
     """Stop queueing the agent's memories (its vectors stay searchable)."""
     db.execute("DELETE FROM embedding_models WHERE agent_id = ?", [agent_id])
     db.execute("DELETE FROM embedding_queue WHERE agent_id = ?", [agent_id])
@@ -122,7 +121,7 @@ class Pending:
     type: str
 
 
-def next_batch(db: Database, agent_id: str, limit: int) -> list[Pending]:
+def next_batch(db: Transaction, agent_id: str, limit: int) -> list[Pending]:
     """The oldest queued memories of the agent, with the text to embed."""
     rows = db.execute(
         """SELECT q.seq, q.memory_id, CASE WHEN json_valid(m.content)
@@ -135,14 +134,15 @@ def next_batch(db: Database, agent_id: str, limit: int) -> list[Pending]:
             for seq, mid, text, room, type_ in rows]
 
 
-def pending_count(db: Database, agent_id: str) -> int:
+def pending_count(db: Transaction, agent_id: str) -> int:
     row = db.execute("SELECT count(*) FROM embedding_queue WHERE agent_id = ?",
                      [agent_id]).fetchone()
     return int(row[0])
 
 
 def finish(
-    db: Database, agent_id: str, model: str, done: Iterable[tuple[Pending, Sequence[float] | None]]
+    db: Transaction, agent_id: str, model: str,
+    done: Iterable[tuple[Pending, Sequence[float] | None]],
 ) -> int:
     """Store the vectors of a batch (None: nothing to embed) and take the batch off the
     queue. An item re-queued meanwhile (its text was edited) has a new seq and stays queued,
@@ -172,13 +172,13 @@ def finish(
 
 
 def nearest(
-    db: Database, agent_id: str, model: str, vector: Sequence[float], *, k: int,
+    db: Transaction, agent_id: str, model: str, vector: Sequence[float], *, k: int,
     room_id: str | None = None, table: str | None = None,
 ) -> list[tuple[str, float]]:
     """The ids of the agent's `k` memories nearest to `vector`, nearest first, each with
     its similarity (1 - cosine distance: 1 is the same direction, 0 unrelated)."""
     name = table_name(len(vector))
-    if not db[name].exists():
+    if not db.table_exists(name):
         return []
     sql = (f"SELECT memory_id, distance FROM {name} WHERE embedding MATCH ? AND k = ?"
            " AND agent_id = ? AND model = ?")
@@ -193,7 +193,7 @@ def nearest(
             for mid, distance in db.execute(sql + " ORDER BY distance", args)]
 
 
-def embeddings_of(db: Database, agent_id: str, memory_ids: Sequence[str]) -> dict[str, Any]:
+def embeddings_of(db: Transaction, agent_id: str, memory_ids: Sequence[str]) -> dict[str, Any]:
     """The stored vectors of some of the agent's memories (for `includeEmbedding`)."""
     out: dict[str, Any] = {}
     ids = list(memory_ids)

@@ -81,11 +81,10 @@ async def replies(client: Any, channel_id: str, count: int, within: float = 10.0
 
 
 def drain(sub: Subscription) -> list[Event]:
-    """Every event already queued for `sub`, without waiting (Subscription offers only an
-    awaiting receive, and a cancelled receive cannot take a ready item)."""
+    """Every event already queued for `sub`, without waiting."""
     out: list[Event] = []
     while True:
         try:
-            out.append(sub._receive.receive_nowait())
+            out.append(sub.receive_nowait())
         except trio.WouldBlock:
             return out

@@ -12,7 +12,7 @@ from eliza import ids
 from eliza.bus import (
     AGENT_EVENTS,
     ChannelDeleted,
-    MessageBus,
+    InProcessBus,
     MessageComplete,
     MessageRoute,
     NewMessage,
@@ -42,7 +42,7 @@ def new_message(channel: str = "c1", route: MessageRoute | None = None) -> NewMe
 
 
 async def test_routed_message_reaches_only_the_addressed_agents() -> None:
-    bus = MessageBus()
+    bus = InProcessBus()
     socket_hub = bus.subscribe("hub")
     a = bus.subscribe("agent:a", AGENT_EVENTS, address="a")
     b = bus.subscribe("agent:b", AGENT_EVENTS, address="b")
@@ -63,7 +63,7 @@ async def test_routed_message_reaches_only_the_addressed_agents() -> None:
 
 
 async def test_unsubscribing_forgets_the_address() -> None:
-    bus = MessageBus()
+    bus = InProcessBus()
     first = bus.subscribe("agent:a", AGENT_EVENTS, address="a")
     second = bus.subscribe("agent:a again", AGENT_EVENTS, address="a")
     assert bus.addresses() == ["a"]
@@ -78,7 +78,7 @@ async def test_unsubscribing_forgets_the_address() -> None:
 
 
 async def test_an_overflowing_agent_inbox_is_cut_off_alone() -> None:
-    bus = MessageBus()
+    bus = InProcessBus()
     small = bus.subscribe("agent:a", AGENT_EVENTS, address="a", capacity=2)
     other = bus.subscribe("agent:b", AGENT_EVENTS, address="b", capacity=2)
     route = MessageRoute(frozenset({"a", "b"}), {"id": "c1"})

@@ -13,7 +13,6 @@ import pytest
 import trio
 
 from conftest import make_settings, open_app
-from eliza.plugin_host import bus_listeners_running, run_bus_listeners
 from eliza.plugins import make_plugin_manager
 from eliza.server import AgentServer
 from tests.plugins.adhoc import NAME, AdHocPlugin
@@ -46,11 +45,9 @@ async def start_agent(server: AgentServer, name: str, plugins: list[str]) -> str
 
 
 @pytest.fixture
-async def listeners(adhoc_server: AgentServer, nursery: trio.Nursery) -> AgentServer:
-    """The bus-listener host for the server: started here unless the server already runs
-    it (once AgentServer.run starts it itself)."""
-    if not bus_listeners_running(adhoc_server):
-        await nursery.start(run_bus_listeners, adhoc_server)
+def listeners(adhoc_server: AgentServer) -> AgentServer:
+    """The server, whose bus listeners run with it."""
+    assert adhoc_server.listeners.running
     return adhoc_server
 
 

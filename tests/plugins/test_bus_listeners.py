@@ -10,8 +10,8 @@ import trio
 import trio.lowlevel
 
 from eliza import BusListener, Event
-from eliza.bus import NewMessage
-from eliza.plugin_host import listener_stats, run_bus_listeners
+from eliza.bus import InProcessBus, NewMessage
+from eliza.plugin_host import BusListenerHost
 from eliza.server import AgentServer
 from tests.plugins.adhoc import AdHocPlugin
 from tests.plugins.conftest import start_agent, wait_until
@@ -29,7 +29,7 @@ async def test_listener_sees_messages_and_survives_a_raise(
     listeners.bus.publish(message("c2", "two"))
     await wait_until(lambda: len(adhoc.seen) == 2)
     assert [m["content"] for m in adhoc.seen] == ["one", "two"]
-    [stats] = [s for s in listener_stats(listeners) if s.plugin == "adhoc"]
+    [stats] = [s for s in listeners.listeners.stats if s.plugin == "adhoc"]
     assert (stats.received, stats.failures, stats.restarts) == (3, 1, 0)
     assert "ValueError: listener exploded" in (stats.last_error or "")
     failed = [r for r in caplog.records if "bus listener collector" in r.getMessage()]
@@ -59,9 +59,9 @@ async def test_overflow_resubscribes_and_logs(
     nursery: trio.Nursery, adhoc_server: AgentServer, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import eliza.plugin_host as host
+    import eliza.plugin_host as plugin_host
 
-    monkeypatch.setattr(host, "LISTENER_CAPACITY", 2)
+    monkeypatch.setattr(plugin_host, "LISTENER_CAPACITY", 2)
     gate = trio.Event()
     got: list[str] = []
 
@@ -69,16 +69,16 @@ async def test_overflow_resubscribes_and_logs(
         await gate.wait()
         got.append(event.to_dict()["message"]["content"])
 
-    server = _bare_server(adhoc_server, [BusListener(["new_message"], slow, name="slow")])
-    await nursery.start(run_bus_listeners, server)
+    host = _host([BusListener(["new_message"], slow, name="slow")])
+    await nursery.start(host.run)
     for n in range(6):  # 1 in the handler, 2 buffered, then the overflow
-        server.bus.publish(message("c", str(n)))
+        host.bus.publish(message("c", str(n)))
         await trio.lowlevel.checkpoint()
     gate.set()
     await wait_until(lambda: len(got) >= 3)
-    server.bus.publish(message("c", "after"))
+    host.bus.publish(message("c", "after"))
     await wait_until(lambda: "after" in got)
-    [stats] = listener_stats(server)
+    [stats] = host.stats
     assert stats.resubscribes == 1
     assert stats.lost_at_least >= 1
     assert any("fell 2 events behind" in r.getMessage() for r in caplog.records)
@@ -90,27 +90,25 @@ async def test_unknown_event_names_are_reported_once(
     async def never(event: Event) -> None:
         raise AssertionError("not reached")
 
-    server = _bare_server(adhoc_server, [BusListener(["no_such_event"], never)])
+    host = _host([BusListener(["no_such_event"], never)])
     with caplog.at_level(logging.ERROR):
-        await nursery.start(run_bus_listeners, server)
-    assert listener_stats(server) == []
+        await nursery.start(host.run)
+    assert host.stats == []
     assert any("unknown events" in r.getMessage() for r in caplog.records)
 
 
 async def test_one_host_per_server(nursery: trio.Nursery, adhoc_server: AgentServer) -> None:
-    server = _bare_server(adhoc_server, [])
-    await nursery.start(run_bus_listeners, server)
+    host = _host([])
+    await nursery.start(host.run)
     with pytest.raises(RuntimeError, match="already run"):
-        await run_bus_listeners(server)
+        await host.run()
 
 
-def _bare_server(template: AgentServer, listeners: list[BusListener]) -> AgentServer:
-    """A not-started server (same settings, own bus) whose only plugin contributes
-    `listeners`; the host needs nothing else."""
-    server = AgentServer.__new__(AgentServer)
-    server.bus = type(template.bus)()
-    server.bus_listeners = {"test": listeners}
-    return server
+def _host(listeners: list[BusListener]) -> BusListenerHost:
+    """A bus-listener host on a bus of its own, whose only plugin contributes `listeners`."""
+    host = BusListenerHost(InProcessBus())
+    host.listeners = {"test": listeners}
+    return host
 
 
 async def test_real_messages_reach_the_example_listener(listeners: AgentServer,
@@ -152,7 +150,7 @@ async def test_a_dead_loop_is_restarted_with_backoff(
     monkeypatch.setattr(host, "_deliver", deliver_once_broken)
     subscribers = listeners.bus.statistics()["subscribers"]
     listeners.bus.publish(message("c", "lost"))
-    [stats] = [s for s in listener_stats(listeners) if s.plugin == "adhoc"]
+    [stats] = [s for s in listeners.listeners.stats if s.plugin == "adhoc"]
     await wait_until(lambda: stats.restarts == 1)
     # Re-subscribed after the backoff:
     await wait_until(lambda: listeners.bus.statistics()["subscribers"] == subscribers)

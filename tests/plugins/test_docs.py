@@ -7,11 +7,8 @@ import re
 import types
 from pathlib import Path
 
-import trio
-
 from conftest import make_settings, open_app
 from eliza.bus import NewMessage
-from eliza.plugin_host import bus_listeners_running, run_bus_listeners
 from eliza.plugins import make_plugin_manager
 from eliza.server import AgentServer
 from tests.plugins.conftest import start_agent, wait_until
@@ -32,9 +29,7 @@ async def test_doc_example_plugin_runs(tmp_path: Path) -> None:
     hello = doc_module("hello-plugin")
     settings = make_settings(tmp_path, ELIZA_DEFAULT_AGENT="false")
     server = AgentServer(settings, make_plugin_manager(allow=[], extra=[("hello", hello)]))
-    async with open_app(settings, server) as app, trio.open_nursery() as nursery:
-        if not bus_listeners_running(server):
-            await nursery.start(run_bus_listeners, server)
+    async with open_app(settings, server) as app:
         agent = await start_agent(server, "Helper", ["hello"])
         client = app.test_client()
         resp = await client.get(f"/api/agents/{agent}/plugins/hello/hello/you")
@@ -43,4 +38,3 @@ async def test_doc_example_plugin_runs(tmp_path: Path) -> None:
         assert [p["name"] for p in panels["data"]] == ["Hello"]
         server.bus.publish(NewMessage(message={"channel_id": "c", "content": "hi"}))
         await wait_until(lambda: hello.greetings)
-        nursery.cancel_scope.cancel()

@@ -14,7 +14,7 @@ from tests.plugins.conftest import start_agent, wait_until
 
 async def test_hook_register_migrations(adhoc_server: AgentServer) -> None:
     def tables(db: Any) -> list[str]:
-        return list(db.table_names())
+        return list(db.db.table_names())
 
     assert "adhoc_widgets" in await adhoc_server.store.read(tables)
 

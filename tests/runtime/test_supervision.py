@@ -95,7 +95,7 @@ async def open_harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harnes
             "message": event.message["content"], "roomId": event.channel_id})
         replies[runtime.name].append(text)
 
-    server.turn_handler = turn
+    server.agents.turn_handler = turn
     async with open_app(settings, server) as app:
         client = app.test_client()
         ids = {}

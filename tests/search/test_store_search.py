@@ -18,16 +18,18 @@ from eliza.store.search import (
     search_memories,
     search_messages,
 )
+from eliza.store.sqlite import SqliteTransaction
 
 AGENT = "00000000-0000-0000-0000-0000000000a1"
 CHANNEL = "00000000-0000-0000-0000-0000000000c1"
 ROOM = "00000000-0000-0000-0000-0000000000r1".replace("r", "b")
 
 
-def _db(path: Path, stop_before: str | None = None) -> Database:
-    db = Database(sqlite3.connect(path), execute_plugins=False)
-    db.execute("PRAGMA foreign_keys = ON")
-    core.apply(db, stop_before=stop_before)
+def _db(path: Path, stop_before: str | None = None) -> SqliteTransaction:
+    raw = Database(sqlite3.connect(path), execute_plugins=False)
+    raw.execute("PRAGMA foreign_keys = ON")
+    core.apply(raw, stop_before=stop_before)
+    db = SqliteTransaction(raw)
     db.execute("INSERT INTO agents (id, name, character, created_at, updated_at)"
                " VALUES (?, 'A', '{}', 0, 0)", [AGENT])
     db.execute("INSERT INTO channels (id, message_server_id, name, type, created_at, updated_at)"
@@ -38,14 +40,14 @@ def _db(path: Path, stop_before: str | None = None) -> Database:
     return db
 
 
-def _message(db: Database, n: int, text: str) -> str:
+def _message(db: SqliteTransaction, n: int, text: str) -> str:
     message_id = f"00000000-0000-0000-0000-{n:012d}"
     db.execute("INSERT INTO central_messages (id, channel_id, author_id, content, created_at,"
                " updated_at) VALUES (?, ?, 'u', ?, ?, ?)", [message_id, CHANNEL, text, n, n])
     return message_id
 
 
-def _memory(db: Database, n: int, content: str) -> str:
+def _memory(db: SqliteTransaction, n: int, content: str) -> str:
     memory_id = f"00000000-0000-0000-0001-{n:012d}"
     db.execute("INSERT INTO memories (id, type, created_at, content, agent_id, room_id)"
                " VALUES (?, 'messages', ?, ?, ?, ?)", [memory_id, n, content, AGENT, ROOM])
@@ -99,7 +101,7 @@ def test_migration_backfills_existing_rows(tmp_path: Path) -> None:
     db = _db(tmp_path / "db.sqlite", stop_before="m004_text_search")
     message = _message(db, 1, "Backfilled señal")
     memory = _memory(db, 1, json.dumps({"text": "older memory about señal"}))
-    m004_text_search(db)
+    m004_text_search(db.db)
     assert [r["id"] for r, _, _ in search_messages(db, "senal")] == [message]
     assert [m["id"] for m in search_memories(db, AGENT, "senal")] == [memory]
     rebuild_indexes(db)

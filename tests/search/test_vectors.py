@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlite_utils import Database
 
 from eliza.runtime.embeddings import EmbeddingError, as_vector
 from eliza.runtime.recall import RRF_K, fuse
-from eliza.store import db as store_db
+from eliza.store import sqlite as store_db
 from eliza.store import vectors as vq
-from eliza.store.db import Store
 from eliza.store.schema import core
+from eliza.store.sqlite import SqliteStore as Store
+from eliza.store.sqlite import SqliteTransaction
 
 A = "00000000-0000-0000-0000-0000000000a1"
 B = "00000000-0000-0000-0000-0000000000a2"
@@ -53,7 +53,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 _counter = iter(range(1, 1_000_000))
 
 
-def memory(db: Database, text: str | None, *, agent: str = A, room: str = ROOM_1,
+def memory(db: SqliteTransaction, text: str | None, *, agent: str = A, room: str = ROOM_1,
            type_: str = "messages", content: str | None = None) -> str:
     n = next(_counter)
     memory_id = f"00000000-0000-0000-0001-{n:012d}"
@@ -64,18 +64,19 @@ def memory(db: Database, text: str | None, *, agent: str = A, room: str = ROOM_1
     return memory_id
 
 
-def embed_all(db: Database, agent: str, model: str, vecs: dict[str, Sequence[float]]) -> int:
+def embed_all(db: SqliteTransaction, agent: str, model: str,
+              vecs: dict[str, Sequence[float]]) -> int:
     """Take the agent's whole queue and store the given vector of each memory."""
     batch = vq.next_batch(db, agent, 100)
     assert {p.memory_id for p in batch} == set(vecs)
     return vq.finish(db, agent, model, [(p, vecs[p.memory_id]) for p in batch])
 
 
-def queued(db: Database, agent: str) -> list[str]:
+def queued(db: SqliteTransaction, agent: str) -> list[str]:
     return [p.memory_id for p in vq.next_batch(db, agent, 100)]
 
 
-def edit(db: Database, memory_id: str, text: str) -> None:
+def edit(db: SqliteTransaction, memory_id: str, text: str) -> None:
     db.execute("UPDATE memories SET content = ? WHERE id = ?",
                [json.dumps({"text": text}), memory_id])
 

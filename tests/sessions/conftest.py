@@ -11,9 +11,8 @@ import pytest
 import trio
 
 from eliza import ids
-from eliza.logs import now_ms
+from eliza.clock import now_ms
 from eliza.server import AgentServer
-from eliza.sessions import sessions_for
 
 ELIZA_ID = ids.string_to_uuid("Eliza")
 USER_ID = "5d8c9a1e-1b2c-4d3e-8f90-123456789abc"
@@ -36,7 +35,7 @@ class Clock:
 @pytest.fixture
 def clock(agent_server: AgentServer) -> Clock:
     clock = Clock(now_ms())
-    sessions_for(agent_server).clock = clock
+    agent_server.sessions.clock = clock
     return clock
 
 

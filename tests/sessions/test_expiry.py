@@ -8,7 +8,7 @@ from typing import Any
 import trio
 
 from eliza.server import AgentServer
-from eliza.sessions import rules, run_session_sweeper, sessions_for
+from eliza.sessions import rules, run_session_sweeper
 from eliza.settings import SessionSettings
 from eliza.store import sessions as sq
 from tests.sessions.conftest import Clock, create_session, eventually
@@ -127,7 +127,7 @@ async def test_sweeper_removes_expired_sessions(client: Any, clock: Clock,
     young = await create_session(client)
     clock.advance(11)  # old: 31 min idle, young: 11
     await nursery.start(lambda task_status: run_session_sweeper(
-        agent_server, interval=0.01, task_status=task_status))
+        agent_server.sessions, interval=0.01, task_status=task_status))
     async def old_gone() -> bool:
         return await agent_server.store.read(sq.get_session, old["sessionId"]) is None
 
@@ -152,7 +152,7 @@ async def test_list_counts_expired_until_swept(client: Any, clock: Clock,
     listed = await (await client.get(BASE)).get_json()
     assert listed["total"] == 1
     assert listed["stats"] == {"totalSessions": 2, "activeSessions": 1, "expiredSessions": 1}
-    removed, _ = await sessions_for(agent_server).sweep()
+    removed, _ = await agent_server.sessions.sweep()
     assert len(removed) == 1
     listed = await (await client.get(BASE)).get_json()
     assert listed["stats"]["totalSessions"] == 1

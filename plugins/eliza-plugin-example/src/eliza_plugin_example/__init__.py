@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -56,14 +57,16 @@ def counts_for(server: AgentServer) -> MessageCounts:
 
 
 # -- route handlers: `async def handler(request, runtime)` ----------------------------------
-# `runtime` is the agent the request is for; `runtime.server` is the whole server. Return
+# `runtime` is the agent the request is for. State the plugin keeps per server reaches a
+# handler through the hook that registered it (see `register_routes`). Return
 # anything Quart accepts: a dict becomes JSON, a (body, status) tuple sets the status.
 # Raise `eliza.NotFound`, `eliza.BadRequest`, ... for error answers; any other exception
 # becomes a logged JSON 500 and never takes the server down.
 
 
-async def count(request: Request, runtime: AgentRuntime) -> dict[str, Any]:
-    per_channel = counts_for(runtime.server).per_channel
+async def count(request: Request, runtime: AgentRuntime, counts: MessageCounts
+                ) -> dict[str, Any]:
+    per_channel = counts.per_channel
     return {"agentId": runtime.agent_id, "channels": dict(per_channel),
             "total": sum(per_channel.values())}
 
@@ -87,7 +90,7 @@ def register_bus_listeners(server: AgentServer) -> list[BusListener]:
 @hookimpl
 def register_routes(server: AgentServer) -> list[Route]:
     return [
-        Route("GET", "/count", count),
+        Route("GET", "/count", partial(count, counts=counts_for(server))),
         Route("GET", "/hello/<name>", hello),
     ]
 

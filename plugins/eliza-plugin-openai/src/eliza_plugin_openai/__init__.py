@@ -14,6 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,22 +29,29 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenAIConfig", "OpenAIError"]
 
-# One connection pool per server, opened by `startup` and closed by `shutdown`.
-_clients: weakref.WeakKeyDictionary[AgentServer, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+class ClientPool:
+    """The HTTP connection pool of one server: opened by `startup`, closed by `shutdown`."""
+
+    def __init__(self) -> None:
+        self.client: httpx.AsyncClient | None = None
+
+    @asynccontextmanager
+    async def borrow(self) -> AsyncIterator[httpx.AsyncClient]:
+        if self.client is not None:
+            yield self.client
+            return
+        # Used outside a started server (a script driving a runtime by hand): a short-lived
+        # client, closed right after.
+        async with httpx.AsyncClient() as client:
+            yield client
 
 
-@asynccontextmanager
-async def _client(runtime: AgentRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    shared = _clients.get(runtime.server)
-    if shared is not None:
-        yield shared
-        return
-    # Called outside a started server (a script driving a runtime by hand): a short-lived
-    # client, closed right after.
-    async with httpx.AsyncClient() as client:
-        yield client
+# One pool per server (a process may run several); the weak keys let a stopped server go.
+_pools: weakref.WeakKeyDictionary[AgentServer, ClientPool] = weakref.WeakKeyDictionary()
+
+
+def _pool(server: AgentServer) -> ClientPool:
+    return _pools.setdefault(server, ClientPool())
 
 
 def _messages(runtime: AgentRuntime, params: dict[str, Any]) -> list[dict[str, str]]:
@@ -68,42 +76,44 @@ def _chat_payload(
     return payload
 
 
-async def text_small(runtime: AgentRuntime, params: dict[str, Any]) -> str:
+async def text_small(runtime: AgentRuntime, params: dict[str, Any], *, pool: ClientPool
+                     ) -> str:
     config = OpenAIConfig.for_runtime(runtime)
-    async with _client(runtime) as client:
+    async with pool.borrow() as client:
         body = await post_json(client, config, "/chat/completions",
                                _chat_payload(runtime, params, config.small_model))
     return str(body["choices"][0]["message"].get("content") or "")
 
 
-async def text_large(runtime: AgentRuntime, params: dict[str, Any]) -> AsyncIterator[str] | str:
+async def text_large(runtime: AgentRuntime, params: dict[str, Any], *, pool: ClientPool
+                     ) -> AsyncIterator[str] | str:
     """Streams unless the caller passes ``stream: False``."""
     config = OpenAIConfig.for_runtime(runtime)
     payload = _chat_payload(runtime, params, config.large_model)
     if params.get("stream") is False:
-        async with _client(runtime) as client:
+        async with pool.borrow() as client:
             body = await post_json(client, config, "/chat/completions", payload)
         return str(body["choices"][0]["message"].get("content") or "")
-    return _stream(runtime, config, payload)
+    return _stream(pool, config, payload)
 
 
 async def _stream(
-    runtime: AgentRuntime, config: OpenAIConfig, payload: dict[str, Any]
+    pool: ClientPool, config: OpenAIConfig, payload: dict[str, Any]
 ) -> AsyncIterator[str]:
-    async with _client(runtime) as client, aclosing(stream_chat(client, config, payload)) as chunks:
+    async with pool.borrow() as client, aclosing(stream_chat(client, config, payload)) as chunks:
         async for chunk in chunks:
             yield chunk
 
 
-async def text_embedding(runtime: AgentRuntime, params: dict[str, Any] | str | None
-                         ) -> list[float]:
+async def text_embedding(runtime: AgentRuntime, params: dict[str, Any] | str | None, *,
+                         pool: ClientPool) -> list[float]:
     config = OpenAIConfig.for_runtime(runtime)
     text = params if isinstance(params, str) else (params or {}).get("text")
     if text is None:
         text = (params or {}).get("input") if isinstance(params, dict) else None
     if not isinstance(text, str) or not text:
         raise ValueError("TEXT_EMBEDDING needs params['text'] (a non-empty string)")
-    async with _client(runtime) as client:
+    async with pool.borrow() as client:
         body = await post_json(client, config, "/embeddings",
                                {"model": config.embedding_model, "input": text})
     return [float(x) for x in body["data"][0]["embedding"]]
@@ -111,19 +121,21 @@ async def text_embedding(runtime: AgentRuntime, params: dict[str, Any] | str | N
 
 @hookimpl
 def register_models(server: AgentServer) -> dict[ModelType, Any]:
+    pool = _pool(server)
     return {
-        ModelType.TEXT_SMALL: text_small,
-        ModelType.TEXT_LARGE: text_large,
-        ModelType.TEXT_EMBEDDING: text_embedding,
+        ModelType.TEXT_SMALL: partial(text_small, pool=pool),
+        ModelType.TEXT_LARGE: partial(text_large, pool=pool),
+        ModelType.TEXT_EMBEDDING: partial(text_embedding, pool=pool),
     }
 
 
 @hookimpl
 def startup(server: AgentServer) -> None:
-    _clients[server] = httpx.AsyncClient()
+    _pool(server).client = httpx.AsyncClient()
 
 
 @hookimpl
 def shutdown(server: AgentServer) -> Awaitable[None] | None:
-    client = _clients.pop(server, None)
+    pool = _pools.pop(server, None)
+    client = pool.client if pool is not None else None
     return client.aclose() if client is not None else None

@@ -1,4 +1,5 @@
-"""The in-process message bus: typed events fanned out to bounded trio memory channels.
+"""`InProcessBus`, the bus within one process: typed events fanned out to bounded trio
+memory channels.
 
 `publish` never blocks and never waits on a subscriber. A subscriber that falls `capacity`
 events behind is cut off: its subscription ends with `overflowed` set, and its owner decides
@@ -16,127 +17,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Collection
-from dataclasses import asdict, dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar
 
 import trio
+
+from .events import EVENT_NAMES, Event, NewMessage
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Event:
-    """Base of every bus event; `name` is the ElizaOS event name."""
-
-    name: ClassVar[str] = "event"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class NewMessage(Event):
-    """A message was stored in a channel. `message` is the ElizaOS MessageServiceStructure
-    (snake_case: id, channel_id, message_server_id, server_id, author_id, content, ...)."""
-
-    name: ClassVar[str] = "new_message"
-    message: dict[str, Any]
-    route: MessageRoute | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def channel_id(self) -> str:
-        return str(self.message["channel_id"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message}  # the route is the bus's business, not listeners'
-
-
-@dataclass(frozen=True)
-class MessageRoute:
-    """Who a stored message is for, read in the transaction that stored it: the agents that
-    take part in its channel and are subscribed to its message server (the author
-    excluded), and the channel row as it was then."""
-
-    agents: frozenset[str]
-    channel: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MessageDeleted(Event):
-    name: ClassVar[str] = "message_deleted"
-    message_id: str
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class ChannelCleared(Event):
-    name: ClassVar[str] = "channel_cleared"
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class ChannelUpdated(Event):
-    name: ClassVar[str] = "channel_updated"
-    channel_id: str
-    updates: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ChannelDeleted(Event):
-    name: ClassVar[str] = "channel_deleted"
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class ServerAgentUpdate(Event):
-    name: ClassVar[str] = "server_agent_update"
-    type: str  # agent_added_to_server | agent_removed_from_server
-    message_server_id: str
-    agent_id: str
-
-
-@dataclass(frozen=True)
-class MessageComplete(Event):
-    name: ClassVar[str] = "message_complete"
-    channel_id: str
-    message_server_id: str
-
-
-@dataclass(frozen=True)
-class MessageStreamChunk(Event):
-    name: ClassVar[str] = "message_stream_chunk"
-    message_id: str  # the reply being streamed (its id once stored)
-    channel_id: str
-    agent_id: str
-    chunk: str
-    index: int
-    in_reply_to: str | None = None  # the message being answered
-
-
-EVENT_TYPES: tuple[type[Event], ...] = (
-    NewMessage,
-    MessageDeleted,
-    ChannelCleared,
-    ChannelUpdated,
-    ChannelDeleted,
-    ServerAgentUpdate,
-    MessageComplete,
-    MessageStreamChunk,
-)
-EVENT_NAMES: frozenset[str] = frozenset(t.name for t in EVENT_TYPES)
-# What an agent runtime's inbox asks for: the events its turn handler acts on.
-AGENT_EVENTS: frozenset[str] = frozenset(
-    {NewMessage.name, MessageDeleted.name, ChannelCleared.name, ChannelDeleted.name}
-)
-
-
-class Subscription:
+class LocalSubscription:
     """One subscriber's bounded queue. Iterate it; it ends when closed or overflowed."""
 
     def __init__(
         self,
-        bus: MessageBus,
+        bus: InProcessBus,
         name: str,
         events: frozenset[str],
         capacity: int,
@@ -168,10 +63,13 @@ class Subscription:
     async def receive(self) -> Event:
         return await self._receive.receive()
 
+    def receive_nowait(self) -> Event:
+        return self._receive.receive_nowait()
+
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._receive.__aiter__()
 
-    def __enter__(self) -> Subscription:
+    def __enter__(self) -> LocalSubscription:
         return self
 
     def __exit__(
@@ -184,16 +82,15 @@ class Subscription:
         self._receive.close()
 
 
-class MessageBus:
-    """Publish/subscribe within one process. Cross-process fan-out would be another backend
-    with the same two methods."""
+class InProcessBus:
+    """Publish/subscribe within one process (the `MessageBus` of a single-process server)."""
 
     def __init__(self) -> None:
         # Ordered sets (dicts), so unsubscribing is O(1) and delivery keeps subscribe order.
-        self._subscriptions: dict[Subscription, None] = {}
-        self._open: dict[str, dict[Subscription, None]] = {n: {} for n in EVENT_NAMES}
-        self._addressed: dict[str, dict[Subscription, None]] = {n: {} for n in EVENT_NAMES}
-        self._by_address: dict[str, dict[Subscription, None]] = {}
+        self._subscriptions: dict[LocalSubscription, None] = {}
+        self._open: dict[str, dict[LocalSubscription, None]] = {n: {} for n in EVENT_NAMES}
+        self._addressed: dict[str, dict[LocalSubscription, None]] = {n: {} for n in EVENT_NAMES}
+        self._by_address: dict[str, dict[LocalSubscription, None]] = {}
         self.published = 0
         self.routed = 0  # NewMessages delivered by route, not to every subscription
 
@@ -204,14 +101,14 @@ class MessageBus:
         *,
         capacity: int = 1024,
         address: str | None = None,
-    ) -> Subscription:
+    ) -> LocalSubscription:
         """A bounded subscription to `events` (all when None). With `address` (an agent id),
         a routed `NewMessage` reaches it only when the route names that address."""
         chosen = EVENT_NAMES if events is None else frozenset(events)
         unknown = chosen - EVENT_NAMES
         if unknown:
             raise ValueError(f"unknown bus events: {sorted(unknown)}")
-        sub = Subscription(self, name, chosen, capacity, address)
+        sub = LocalSubscription(self, name, chosen, capacity, address)
         self._subscriptions[sub] = None
         index = self._open if address is None else self._addressed
         for event_name in chosen:
@@ -220,7 +117,7 @@ class MessageBus:
             self._by_address.setdefault(address, {})[sub] = None
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: LocalSubscription) -> None:
         if self._subscriptions.pop(sub, False) is not False:
             index = self._open if sub.address is None else self._addressed
             for event_name in sub.events:

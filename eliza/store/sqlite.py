@@ -1,4 +1,4 @@
-"""SQLite access from trio: blocking sqlite-utils calls run in worker threads.
+"""The SQLite store: blocking sqlite-utils calls run in worker threads.
 
 One connection writes (serialised by a CapacityLimiter(1)); a second one reads, so a long
 write never blocks readers (WAL mode). The connections are opened with
@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import trio
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from .protocols import Cursor, Params
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -68,13 +70,45 @@ def _connect(path: Path) -> tuple[Database, bool]:
     return db, vectors
 
 
-class Store:
-    """The database of one server. Open it with `open()`, close it with `close()`."""
+class SqliteTransaction:
+    """The `Transaction` protocol over one sqlite-utils connection."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        cursor: Cursor = self.db.execute(sql, params)  # type: ignore[arg-type]
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor:
+        cursor: Cursor = self.db.conn.executemany(sql, rows)
+        return cursor
+
+    def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        return self.db.query(sql, params)  # type: ignore[arg-type]
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        self.db.table(table).insert(dict(row))
+
+    def update(self, table: str, pk: str, fields: Mapping[str, Any]) -> None:
+        self.db.table(table).update(pk, dict(fields))
+
+    def upsert(self, table: str, row: Mapping[str, Any], pk: str) -> None:
+        self.db.table(table).upsert(dict(row), pk=pk)
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.db[name].exists())
+
+
+class SqliteStore:
+    """The `Store` of a server on SQLite. Open it with `open()`, close it with `close()`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: Database | None = None
-        self._reader: Database | None = None
+        self._writer: SqliteTransaction | None = None
+        self._reader: SqliteTransaction | None = None
         self._write_limiter = trio.CapacityLimiter(1)
         self._read_limiter = trio.CapacityLimiter(1)
         # True when sqlite-vec is loaded on both connections (semantic search can run).
@@ -94,8 +128,8 @@ class Store:
             )
         for migration_set in migrations:
             migration_set.apply(writer)
-        self._writer = writer
-        self._reader, _ = _connect(self.path)
+        self._writer = SqliteTransaction(writer)
+        self._reader = SqliteTransaction(_connect(self.path)[0])
         self.vectors = vectors
         if not vectors:
             log.info("sqlite-vec is not loaded: search is text only"
@@ -105,35 +139,37 @@ class Store:
         await trio.to_thread.run_sync(self.open_sync, list(migrations))
 
     def close(self) -> None:
-        for db in (self._writer, self._reader):
-            if db is not None:
-                db.conn.close()
+        for tx in (self._writer, self._reader):
+            if tx is not None:
+                tx.db.conn.close()
         self._writer = self._reader = None
 
+    # The two connections, outside any transaction (tests and maintenance use them).
+
     @property
-    def writer(self) -> Database:
+    def writer(self) -> SqliteTransaction:
         if self._writer is None:
             raise RuntimeError("the store is not open")
         return self._writer
 
     @property
-    def reader(self) -> Database:
+    def reader(self) -> SqliteTransaction:
         if self._reader is None:
             raise RuntimeError("the store is not open")
         return self._reader
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn(db, *args)` on the writer connection inside one transaction."""
-        db = self.writer
+        """Run `fn(tx, *args)` on the writer connection inside one transaction."""
+        tx = self.writer
 
         def in_transaction() -> T:
-            with db.atomic():
-                return fn(db, *args)
+            with tx.db.atomic():
+                return fn(tx, *args)
 
         return await trio.to_thread.run_sync(in_transaction, limiter=self._write_limiter)
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn(db, *args)` on the reader connection."""
+        """Run `fn(tx, *args)` on the reader connection."""
         return await trio.to_thread.run_sync(fn, self.reader, *args, limiter=self._read_limiter)
 
 

@@ -1,0 +1,80 @@
+"""The store's interface: what the services call (`Store`) and what every query function
+receives (`Transaction`).
+
+Query functions are plain synchronous functions `fn(tx, *args)`; the store runs them in a
+worker thread, a write inside one transaction that commits when `fn` returns and rolls back
+when it raises. A second store (PostgreSQL) implements these two protocols again; the
+services do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlite_utils.migrations import Migrations
+
+T = TypeVar("T")
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Cursor(Protocol):
+    """The result of `Transaction.execute`, as DB-API cursors give it."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Transaction(Protocol):
+    """One connection, inside one transaction for writes. Values that are dicts or lists
+    are stored as JSON text by `insert`, `update` and `upsert`."""
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor: ...
+
+    def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts."""
+        ...
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None: ...
+
+    def update(self, table: str, pk: str, fields: Mapping[str, Any]) -> None:
+        """Update the row whose primary key is `pk`."""
+        ...
+
+    def upsert(self, table: str, row: Mapping[str, Any], pk: str) -> None:
+        """Insert the row, or update the existing one with the same `pk` column."""
+        ...
+
+    def table_exists(self, name: str) -> bool: ...
+
+
+class Store(Protocol):
+    """The database of one server: open it, run reads and writes, close it."""
+
+    @property
+    def vectors(self) -> bool:
+        """Whether vector search is available (semantic search can run)."""
+        ...
+
+    async def open(self, migrations: Iterable[Migrations]) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    def close(self) -> None: ...
+
+    async def read(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(tx, *args)` on a read connection."""
+        ...
+
+    async def write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(tx, *args)` inside one write transaction."""
+        ...
