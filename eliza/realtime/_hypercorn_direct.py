@@ -167,6 +167,9 @@ class StartupCheck:
         self.mismatch: str | None = None
 
     def passes(self, first_socket: _Objects | str) -> bool:
+        """Whether the fast path is on in this process. The first call decides, from the
+        classes and `first_socket` (its objects, or why they do not match); later sockets
+        are only checked on their own, in `open_frame_writer`."""
         if not self.checked:
             self.checked = True
             self.mismatch = _class_mismatch() or (
