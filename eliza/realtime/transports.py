@@ -5,43 +5,34 @@ Request checks and error answers follow engine.io's `Server.verify`: HTTP 400 wi
 headers. A websocket handler's client disconnect arrives as `trio.Cancelled` under
 quart-trio, so session cleanup sits in `finally` blocks and stays synchronous.
 
-Websocket fast path (`RawWebsocket`): under hypercorn, outgoing Engine.IO packets skip the
+Websocket fast path (a `FrameWriter`): under hypercorn, outgoing Engine.IO packets skip the
 per-frame ASGI/Quart/wsproto layers. The frame of a broadcast is encoded once
 (`codec.OutPacket`) and the same bytes are handed to hypercorn's stream for every socket; on
 a plain HTTP/1.1 connection they are even written to the socket synchronously by the
-broadcaster when nothing is queued (`EngineSession.send_nowait`). Connections that offer a
-websocket extension (permessage-deflate: each socket has its own compressor) and other
-servers (the Quart test client) use the regular `websocket.send` path.
+broadcaster when nothing is queued (`EngineSession.send_nowait`). The writer comes from
+`_hypercorn_direct`, the only module that touches hypercorn's private objects, and only
+after checking their shape. Connections that offer a websocket extension (permessage-deflate:
+each socket has its own compressor), a hypercorn whose objects are not the expected ones,
+and other servers (the Quart test client) use the regular `websocket.send` path.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-from collections.abc import Awaitable, Callable, Mapping
 from enum import IntEnum
-from typing import Any, Final, final
+from typing import Final, Protocol, final
 
 import trio
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers, MultiDict
 
-try:
-    from hypercorn.protocol.events import Data as _HypercornData
-    from hypercorn.protocol.h11 import H11Protocol as _H11Protocol
-    from hypercorn.protocol.ws_stream import WSStream as _WSStream
-    from hypercorn.trio.tcp_server import TCPServer as _TCPServer
-    from wsproto.connection import Connection as _WSConnection
-    from wsproto.connection import ConnectionState as _WSState
-except ImportError:  # pragma: no cover - not served by hypercorn: the regular path only
-    _WSStream = None  # type: ignore[assignment,misc]
-
+from ._hypercorn_direct import keep_asgi_send, open_frame_writer
 from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
 from .engineio import (
     CLOSE_GRACE,
     UPGRADE_TIMEOUT,
+    DirectWriter,
     EngineServer,
     EngineSession,
     NotRunningError,
@@ -51,12 +42,19 @@ logger = logging.getLogger(__name__)
 
 _TEXT: Final = "text/plain; charset=UTF-8"
 _TRANSPORTS: Final[frozenset[str]] = frozenset({"polling", "websocket"})
-# Scope key under which `Transports.register`'s ASGI wrapper keeps a websocket's ASGI `send`.
-_ASGI_SEND: Final = "eliza.realtime.asgi_send"
-# os.write on a socket's file descriptor is a plain send(2) on POSIX, not on Windows.
-_POSIX_SOCKETS: Final = sys.platform != "win32"
 
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+class FrameWriter(DirectWriter, Protocol):
+    """Pre-encoded websocket frames into the server's connection of one websocket."""
+
+    @property
+    def direct(self) -> bool:
+        """Whether `write_nowait` can write at once (otherwise it always returns 0)."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Write whole frames, after what the connection is already writing."""
+        ...
 
 
 class EngineError(IntEnum):
@@ -119,7 +117,7 @@ class Transports:
             provide_automatic_options=False,
         )
         app.add_websocket(path, f"realtime_websocket:{path}", self._websocket_view)
-        app.asgi_app = _keep_asgi_send(app.asgi_app)  # type: ignore[method-assign,assignment]
+        app.asgi_app = keep_asgi_send(app.asgi_app)  # type: ignore[method-assign,assignment]
 
     # -- checks shared by both views ---------------------------------------------------------
 
@@ -316,7 +314,7 @@ class Transports:
         return False
 
     async def _serve(self, session: EngineSession) -> None:
-        raw = RawWebsocket.attach(websocket.scope)
+        raw: FrameWriter | None = open_frame_writer(websocket.scope)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_websocket, session)
             if raw is None:
@@ -340,7 +338,7 @@ class Transports:
                 await websocket.close(session.ws_code)
                 return
 
-    async def _write_raw(self, session: EngineSession, raw: RawWebsocket) -> None:
+    async def _write_raw(self, session: EngineSession, raw: FrameWriter) -> None:
         """`_write_websocket` with pre-encoded frames, everything queued in one write."""
         while True:
             closed = session.closed
@@ -376,100 +374,3 @@ def _too_big(text: str, limit: int) -> bool:
     if len(text) > limit:
         return True
     return len(text) * 4 > limit and len(text.encode()) > limit
-
-
-def _keep_asgi_send(app: ASGIApp) -> ASGIApp:
-    """Wrap an ASGI app so that a websocket's view can find the server's `send` callable
-    (`RawWebsocket.attach`); the scope is copied, never modified."""
-
-    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
-            scope = {**scope, _ASGI_SEND: send}
-        await app(scope, receive, send)
-
-    return asgi_app
-
-
-@final
-class RawWebsocket:
-    """Pre-encoded websocket frames into hypercorn's connection of one websocket.
-
-    `write` hands bytes (whole frames) to the hypercorn stream, which writes them under its
-    connection's send lock, as it does the frames wsproto builds for `websocket.send`.
-    `write_nowait` (only when `direct`: HTTP/1.1 over plain TCP) writes to the socket at once
-    when hypercorn is not writing to it, and never blocks. Both drop the data once the
-    websocket is closing, as hypercorn does for a late `websocket.send`.
-    """
-
-    def __init__(self, stream: Any, connection: Any, tcp: Any) -> None:
-        self._stream = stream
-        self._connection = connection
-        self._lock: trio.Lock | None = tcp.send_lock if tcp is not None else None
-        self._socket: Any = tcp.stream.socket if tcp is not None else None
-
-    @property
-    def direct(self) -> bool:
-        return self._socket is not None
-
-    @classmethod
-    def attach(cls, scope: Mapping[str, Any]) -> RawWebsocket | None:
-        """The raw writer of an accepted websocket, or None where only the regular path is
-        safe: not hypercorn (or an unknown version of it), or an extension was offered."""
-        send = scope.get(_ASGI_SEND)
-        if send is None or _WSStream is None:
-            return None
-        for name, value in scope.get("headers", ()):
-            if name.lower() == b"sec-websocket-extensions" and value.strip():
-                return None  # permessage-deflate compresses per connection
-        stream = getattr(send, "__self__", None)
-        if not isinstance(stream, _WSStream) or getattr(send, "__func__", None) is not (
-            _WSStream.app_send
-        ):
-            return None
-        connection = getattr(stream, "connection", None)
-        if not isinstance(connection, _WSConnection) or not isinstance(
-            getattr(stream, "stream_id", None), int
-        ):
-            return None
-        return cls(stream, connection, _plain_tcp_server(stream))
-
-    def _open(self) -> bool:
-        return not self._stream.closed and self._connection.state is _WSState.OPEN
-
-    async def write(self, data: bytes) -> None:
-        if self._open():
-            await self._stream.send(_HypercornData(stream_id=self._stream.stream_id, data=data))
-
-    def write_nowait(self, data: bytes) -> int:
-        sock = self._socket
-        if sock is None or self._lock is None or self._lock.locked() or not self._open():
-            return 0
-        fd = sock.fileno()
-        if fd < 0:  # closed (and its number possibly reused): never write to it
-            return 0
-        try:
-            return os.write(fd, data)
-        except BlockingIOError:
-            return 0
-        except OSError:
-            # The connection broke: leave it to hypercorn's own write and read to notice.
-            self._socket = None
-            return 0
-
-
-def _plain_tcp_server(stream: Any) -> Any:
-    """hypercorn's trio TCPServer behind an HTTP/1.1 websocket stream on plain TCP, or None
-    (HTTP/2, TLS, another worker type): what `RawWebsocket.write_nowait` writes through."""
-    if not _POSIX_SOCKETS:
-        return None
-    protocol = getattr(getattr(stream, "send", None), "__self__", None)
-    if not isinstance(protocol, _H11Protocol):
-        return None
-    tcp = getattr(getattr(protocol, "send", None), "__self__", None)
-    if not isinstance(tcp, _TCPServer):
-        return None
-    if not isinstance(getattr(tcp, "send_lock", None), trio.Lock):
-        return None
-    if not isinstance(getattr(tcp, "stream", None), trio.SocketStream):
-        return None
-    return tcp

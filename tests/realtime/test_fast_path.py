@@ -1,5 +1,5 @@
 """The websocket fast path: frames encoded once per broadcast and written straight to
-hypercorn's connection (`RawWebsocket`, `EngineSession.send_nowait`).
+hypercorn's connection (`_hypercorn_direct`, `EngineSession.send_nowait`).
 
 Unit tests drive an `EngineSession` with a fake direct writer (order, partial writes, the
 outbox cut-off); live tests check that a plain websocket takes the fast path, that a client
