@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
@@ -207,3 +209,13 @@ def test_the_checker_sees_sql_but_not_prose() -> None:
         '    return f"DELETE FROM {t}", "created", "DELETE", "update the agent"\n'
     )
     assert [i.line for i in sql_strings(source, "x.py")] == [2, 6]
+
+
+def test_the_client_sdk_loads_no_server_framework() -> None:
+    """What `import eliza.client` loads at run time, packages' __init__ modules included."""
+    probe = "import sys, eliza.client; print(*sys.modules)"
+    modules = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    frameworks = {"quart", "quart_trio", "hypercorn", "pluggy"}
+    loaded = sorted({m.split(".")[0] for m in modules} & frameworks | {"eliza.server"} & {*modules})
+    assert not loaded, f"import eliza.client loads {loaded}"
