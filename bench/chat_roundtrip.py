@@ -12,7 +12,8 @@ at once (each user in their own DM channel or session):
   answers once the reply is stored.
 Prints p50/p99/mean latency (ms), sustained messages/s and the server worker's CPU per
 message (user + system, read from /proc) as JSON, with the load average at the start of
-each mode, and p50 against the original's 150 ms (DESIGN.md, "Performance targets").
+each mode, and p50 against the original's 150 ms (ElizaOS 1.7.2, same machine, instant fake
+model; bench/README.md, "Targets").
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import trio
 
 from bench.server import cpu_s, loadavg, serving, worker_pid
 
-ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine (DESIGN.md)
+ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine
 REPLY_DEADLINE = 30.0  # seconds; one reply taking longer fails the run
 TEXTS = ("I need some help", "I feel anxious about my work", "My mother takes care of me",
          "I dreamed about flying", "Perhaps I could learn to get along with my brother")

@@ -3,8 +3,9 @@ app on the same stack (hypercorn's trio worker), with wrk, in one run.
 
     python bench/http_throughput.py [--seconds 10] [--connections 32]
 
-Needs `wrk` (Debian: apt-get install wrk). Prints req/s and the ratios DESIGN.md targets:
-ping >= 80% of bare ASGI, and /api/agents compared with the original's 680 req/s.
+Needs `wrk` (Debian: apt-get install wrk). Prints req/s and the ratios the targets name
+(bench/README.md, "Targets"): ping >= 80% of bare ASGI, and /api/agents compared with the
+original's 680 req/s (at least 2x).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from bench.server import start_server
 
-ORIGINAL_AGENTS_RPS = 680.0  # ElizaOS 1.7.2 under node on this machine (DESIGN.md)
+ORIGINAL_AGENTS_RPS = 680.0  # ElizaOS 1.7.2 under node on this machine
 
 
 def wrk(url: str, seconds: int, connections: int) -> float:
