@@ -202,10 +202,15 @@ async def _deliver(listener: BusListener, stats: ListenerStats, event: Event) ->
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Every registered plugin: name, distribution and version, hooks implemented, builtin."""
+    """Every registered plugin: name, distribution and version, hooks implemented, builtin.
+    Blocking (it reads the installed distributions): off the trio thread, use
+    `plugin_listing`."""
+    from importlib import metadata  # only this listing needs it
+
+    packages = metadata.packages_distributions()
     rows = []
     for name, plugin in pm.list_name_plugin():
-        distribution, version = plugin_distribution(plugin)
+        distribution, version = plugin_distribution(plugin, packages)
         callers = pm.get_hookcallers(plugin) or []
         rows.append({
             "name": name,
@@ -216,6 +221,23 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
         })
     rows.sort(key=lambda row: (not row["builtin"], row["name"]))
     return rows
+
+
+# The plugins of a manager never change, and describing them takes hundreds of ms: one
+# listing per manager, dropped with it.
+_listings: weakref.WeakKeyDictionary[pluggy.PluginManager, list[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def plugin_listing(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """`describe_plugins(pm)`, computed in a worker thread the first time and cached; each
+    caller gets its own copy of the rows (the API route adds to them)."""
+    rows = _listings.get(pm)
+    if rows is None:
+        rows = await trio.to_thread.run_sync(describe_plugins, pm)
+        _listings[pm] = rows
+    return [{**row, "hooks": list(row["hooks"])} for row in rows]
 
 
 def print_plugins(settings: Settings, *, as_json: bool = False) -> int:
@@ -238,6 +260,7 @@ __all__ = [
     "bus_listeners_running",
     "describe_plugins",
     "listener_stats",
+    "plugin_listing",
     "print_plugins",
     "run_bus_listeners",
 ]

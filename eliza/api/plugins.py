@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from ..plugin_host import describe_plugins, listener_stats
+from ..plugin_host import listener_stats, plugin_listing
 from .common import ok, server
 
 bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
@@ -17,7 +17,7 @@ bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
 async def list_plugins() -> Any:
     srv = server()
     listeners = listener_stats(srv)
-    rows = describe_plugins(srv.pm)
+    rows = await plugin_listing(srv.pm)
     for row in rows:
         name = row["name"]
         row["routes"] = [f"{r.method} {r.path}" for r in srv.routes.get(name, [])]
