@@ -104,9 +104,9 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
 
 def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> AgentServer:
     """Everything that needs the settings: the server, security, routes, error handlers.
-    Quart accepts routes and hooks until it serves its first request, so this may run in
-    the lifespan startup; the order of the before-request hooks matters (see
-    `plugin_routes.install`), so it is the same either way."""
+    It may run in the lifespan startup: Quart takes routes and hooks at any time, and no
+    request arrives before the startup completes. The order of the before-request hooks
+    matters (see `plugin_routes.install`), and is the same either way."""
     # Imported here: they pull in the store driver and the plugin machinery, which an
     # import of this module (hypercorn's, the tests') must not pay for.
     from .api import register_blueprints
