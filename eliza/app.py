@@ -1,10 +1,15 @@
 """The Quart-Trio application. `hypercorn -k trio eliza.app:app` serves the module-level
-`app`; `create_app(settings)` builds one for tests and embedding."""
+`app`; `create_app(settings)` builds one for tests and embedding.
+
+Importing this module is cheap and has no side effects: the module-level `app` reads its
+settings (environment, `.env` files) and builds the AgentServer (plugins, store) only when
+it starts serving, so a bad setting fails the start, not the import.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sniffio
 import trio
@@ -13,12 +18,12 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import webui
-from .api import register_blueprints
 from .errors import ApiError, NotFound
-from .fastpath import FastPath
-from .security.middleware import Security
-from .server import AgentServer
-from .settings import Settings
+from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .fastpath import FastPath
+    from .server import AgentServer
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +70,67 @@ class ElizaApp(QuartTrio):
 
 
 def create_app(settings: Settings | None = None, server: AgentServer | None = None) -> Quart:
-    settings = settings or Settings.from_env()
-    _configure_logging()
-    server = server or AgentServer(settings)
+    """The app. With `settings` (or a `server`, whose settings it uses) everything is built
+    now; without, the settings are read and the server built when the app starts serving."""
     app = ElizaApp(__name__)
     app.config.update(
-        ELIZA_SERVER=server,
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         # Streaming responses (SSE, long polls) carry their own deadlines.
         RESPONSE_TIMEOUT=None,
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    (security := Security(settings)).install(app)
-    app.config["ELIZA_SECURITY"] = security  # the media routes hit its upload/file limiters
-    app.fastpath = FastPath(server, security)
-    register_blueprints(app)
-    server.realtime.sio.register(app)
-    _install_error_handlers(app, settings)
+    if server is not None and settings is None:
+        settings = server.settings
+    if settings is not None:
+        _configure_logging()
+        _build(app, settings, server)
 
     @app.before_serving
     async def start_server() -> None:
-        await app.nursery.start(_run_server, server)
+        running = app.config.get("ELIZA_SERVER")
+        if running is None:
+            _configure_logging()
+            running = _build(app, _settings_from_env(), None)
+        await app.nursery.start(_run_server, running)
 
     @app.after_serving
     async def stop_server() -> None:
-        await server.aclose()
+        running = app.config.get("ELIZA_SERVER")
+        if running is not None:
+            await running.aclose()
 
     return app
+
+
+def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> AgentServer:
+    """Everything that needs the settings: the server, security, routes, error handlers.
+    It may run in the lifespan startup: Quart takes routes and hooks at any time, and no
+    request arrives before the startup completes. The order of the before-request hooks
+    matters (see `plugin_routes.install`), and is the same either way."""
+    # Imported here: they pull in the store driver and the plugin machinery, which an
+    # import of this module (hypercorn's, the tests') must not pay for.
+    from .api import register_blueprints
+    from .fastpath import FastPath
+    from .security.middleware import Security
+    from .server import AgentServer
+
+    server = server or AgentServer(settings)
+    app.config.update(ELIZA_SERVER=server, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
+    (security := Security(settings)).install(app)
+    app.config["ELIZA_SECURITY"] = security  # the media routes hit its upload/file limiters
+    register_blueprints(app)
+    server.realtime.sio.register(app)
+    _install_error_handlers(app, settings)
+    # Last: from here on requests take the fast path, so the rest must be in place.
+    app.fastpath = FastPath(server, security)
+    return server
+
+
+def _settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SettingsError(f"eliza: bad setting: {exc}") from None
 
 
 async def _run_server(server: AgentServer, *, task_status: trio.TaskStatus[None]) -> None:
@@ -149,10 +187,6 @@ def _configure_logging() -> None:
         root.setLevel(logging.INFO)
 
 
-def _module_app() -> Quart:
-    return create_app()
-
-
 __all__ = ["ElizaApp", "NotFound", "create_app"]
 
-app = _module_app()
+app = create_app()

@@ -194,10 +194,15 @@ async def _deliver(listener: BusListener, stats: ListenerStats, event: Event) ->
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Every registered plugin: name, distribution and version, hooks implemented, builtin."""
+    """Every registered plugin: name, distribution and version, hooks implemented, builtin.
+    Blocking (it reads the installed distributions): the server calls it in a worker
+    thread, once (`AgentServer.plugin_listing`)."""
+    from importlib import metadata  # only this listing needs it
+
+    packages = metadata.packages_distributions()
     rows = []
     for name, plugin in pm.list_name_plugin():
-        distribution, version = plugin_distribution(plugin)
+        distribution, version = plugin_distribution(plugin, packages)
         callers = pm.get_hookcallers(plugin) or []
         rows.append({
             "name": name,
@@ -225,4 +230,9 @@ def print_plugins(settings: Settings, *, as_json: bool = False) -> int:
     return 0
 
 
-__all__ = ["BusListenerHost", "ListenerStats", "describe_plugins", "print_plugins"]
+__all__ = [
+    "BusListenerHost",
+    "ListenerStats",
+    "describe_plugins",
+    "print_plugins",
+]

@@ -21,7 +21,7 @@ from .bus import InProcessBus, MessageBus
 from .logs import LogBuffer
 from .messaging import MessagingService
 from .plugin_api import Panel, Route
-from .plugin_host import BusListenerHost
+from .plugin_host import BusListenerHost, describe_plugins
 from .plugins import await_me_maybe, call_each, is_builtin, make_plugin_manager, plugin_name_for
 from .realtime.hub import RealtimeHub
 from .runtime.agent import AgentRuntime, TurnHandler
@@ -79,6 +79,7 @@ class AgentServer:
         self.routes: dict[str, list[Route]] = {}
         self.panels: dict[str, list[Panel]] = {}
         self.model_providers: dict[str, list[ModelProvider]] = {}
+        self._plugin_rows: list[dict[str, Any]] | None = None
         self.started_at = time.time()
         self.ready = trio.Event()
         self.stopped = trio.Event()
@@ -98,6 +99,14 @@ class AgentServer:
         if self._nursery is None:
             raise RuntimeError("the server is not running")
         return self._nursery
+
+    async def plugin_listing(self) -> list[dict[str, Any]]:
+        """`describe_plugins` of this server's manager: computed in a worker thread the
+        first time (reading the installed distributions takes hundreds of ms) and kept,
+        since a server's plugins never change; each caller gets its own copy of the rows."""
+        if self._plugin_rows is None:
+            self._plugin_rows = await trio.to_thread.run_sync(describe_plugins, self.pm)
+        return [{**row, "hooks": list(row["hooks"])} for row in self._plugin_rows]
 
     def plugin_names(self) -> list[str]:
         """Installed plugins by name (entry-point names, then the built-in modules)."""

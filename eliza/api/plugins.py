@@ -7,7 +7,6 @@ from typing import Any
 
 from quart import Blueprint
 
-from ..plugin_host import describe_plugins
 from .common import ok, server
 
 bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
@@ -17,7 +16,7 @@ bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
 async def list_plugins() -> Any:
     srv = server()
     listeners = srv.listeners.stats
-    rows = describe_plugins(srv.pm)
+    rows = await srv.plugin_listing()
     for row in rows:
         name = row["name"]
         row["routes"] = [f"{r.method} {r.path}" for r in srv.routes.get(name, [])]

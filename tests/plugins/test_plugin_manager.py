@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,32 @@ async def test_api_plugins_lists_installed_plugins(tmp_path: Path) -> None:
     assert example["panels"] == ["Message counts"]
     assert rows["openai"]["models"] == ["TEXT_EMBEDDING", "TEXT_LARGE", "TEXT_SMALL"]
     assert rows["eliza.runtime.default_model"]["builtin"] is True
+
+
+async def test_api_plugins_reads_the_installed_packages_once_and_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading the installed distributions takes hundreds of ms: on the trio thread it would
+    # stall every other request, and the answer cannot change while the server runs.
+    real = metadata.packages_distributions
+    threads: list[threading.Thread] = []
+
+    def counting() -> Any:
+        threads.append(threading.current_thread())
+        return real()
+
+    monkeypatch.setattr(metadata, "packages_distributions", counting)
+    settings = make_settings(tmp_path, ELIZA_LOAD_PLUGINS="example",
+                             ELIZA_DEFAULT_AGENT="false")
+    async with open_app(settings) as app:
+        first = await (await app.test_client().get("/api/plugins")).get_json()
+        second = await (await app.test_client().get("/api/plugins")).get_json()
+    assert first == second
+    example = {row["name"]: row for row in first["data"]["plugins"]}["example"]
+    assert example["distribution"] == "eliza-plugin-example"
+    assert example["routes"] == ["GET /count", "GET /hello/<name>"]
+    assert len(threads) == 1
+    assert threads[0] is not threading.main_thread()
 
 
 async def test_env_allow_list_reaches_the_server(tmp_path: Path) -> None:
