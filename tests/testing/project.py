@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import eliza
@@ -20,12 +21,15 @@ filterwarnings = ["error"]
 """
 
 
-def run_author_tests(directory: Path, tests: str) -> subprocess.CompletedProcess[str]:
-    """Write `tests` as the project's only test file and run pytest on it; the child's
-    output is in `.stdout`."""
+def run_author_tests(directory: Path, tests: str, *, pyproject: str = PYPROJECT,
+                     files: Mapping[str, str] | None = None
+                     ) -> subprocess.CompletedProcess[str]:
+    """Write `tests` as the project's only test file (and `files`, such as the plugin's
+    module, next to it) and run pytest on it; the child's output is in `.stdout`."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
-    (directory / "test_author.py").write_text(tests, encoding="utf-8")
+    for name, text in {"pyproject.toml": pyproject, **(files or {}),
+                       "test_author.py": tests}.items():
+        (directory / name).write_text(text, encoding="utf-8")
     path = os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_author.py"],
