@@ -1,5 +1,6 @@
-"""The runnable example of docs/plugins.md is run: the block after the `doc-test` marker is
-imported as a module and registered as a plugin on a real app."""
+"""The runnable examples of docs/plugins.md are run: the plugin (the block after its
+`doc-test` marker) is imported as a module and registered on a real app, and the plugin's
+tests are run by pytest in a project of their own, with the documented configuration."""
 
 from __future__ import annotations
 
@@ -12,16 +13,21 @@ from eliza.bus import NewMessage
 from eliza.plugins import make_plugin_manager
 from eliza.server import AgentServer
 from tests.plugins.conftest import start_agent, wait_until
+from tests.testing.project import assert_passed, run_author_tests
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
-def doc_module(marker: str) -> types.ModuleType:
+def doc_block(marker: str) -> str:
     text = DOC.read_text(encoding="utf-8")
-    match = re.search(rf"<!-- doc-test: {marker} .*?-->\n```python\n(.*?)```", text, re.S)
+    match = re.search(rf"<!-- doc-test: {marker} .*?-->\n```\w+\n(.*?)```", text, re.S)
     assert match, f"no doc-test block {marker!r} in {DOC}"
+    return match.group(1)
+
+
+def doc_module(marker: str) -> types.ModuleType:
     module = types.ModuleType(f"doc_{marker.replace('-', '_')}")
-    exec(compile(match.group(1), f"{DOC}:{marker}", "exec"), module.__dict__)
+    exec(compile(doc_block(marker), f"{DOC}:{marker}", "exec"), module.__dict__)
     return module
 
 
@@ -38,3 +44,10 @@ async def test_doc_example_plugin_runs(tmp_path: Path) -> None:
         assert [p["name"] for p in panels["data"]] == ["Hello"]
         server.bus.publish(NewMessage(message={"channel_id": "c", "content": "hi"}))
         await wait_until(lambda: hello.greetings)
+
+
+def test_doc_plugin_tests_pass(tmp_path: Path) -> None:
+    tests = doc_block("plugin-tests")
+    result = run_author_tests(tmp_path / "hello", tests, pyproject=doc_block("plugin-tests-config"),
+                              files={"eliza_hello.py": doc_block("hello-plugin")})
+    assert_passed(result, tests.count("\nasync def test_") + tests.count("\ndef test_"))

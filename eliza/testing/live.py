@@ -1,0 +1,107 @@
+"""A real server process for tests: `hypercorn -k trio eliza.app:app` on a free port.
+httpx is imported when called, never at import (see the package's docstring)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .inprocess import DEFAULT_ENV
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `hypercorn -k trio eliza.app:app` process on a free port. It inherits the
+    process environment, then `DEFAULT_ENV`, then `env`; it loads the installed plugins
+    (`ELIZA_LOAD_PLUGINS` narrows them)."""
+
+    directory: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "server.log"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The API key header when this server runs with ELIZA_SERVER_AUTH_TOKEN."""
+        token = self.env.get("ELIZA_SERVER_AUTH_TOKEN")
+        return {"X-API-KEY": token} if token else {}
+
+    def start(self, timeout: float = 30.0) -> None:
+        import httpx
+
+        self.port = free_port()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "ELIZA_DATA_DIR": str(self.directory / ".eliza"), **DEFAULT_ENV,
+               **self.env}
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
+                 f"127.0.0.1:{self.port}", "eliza.app:app"],
+                cwd=self.directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"eliza server exited early:\n{self.log()}")
+            try:
+                resp = httpx.get(f"{self.url}/api/server/ping", headers=self.auth_headers,
+                                 timeout=1)
+                if resp.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"eliza server did not start in {timeout} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        """Stop the process (gracefully, then killed after `timeout`); its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        """What the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start_agent(self, *plugins: str, name: str | None = None, **character: Any) -> str:
+        """Create and start an agent whose character enables `plugins`; returns its id."""
+        import httpx
+
+        body = {"name": name or f"Test agent {uuid.uuid4().hex[:8]}", "bio": "test agent",
+                **character, "plugins": list(plugins)}
+        with httpx.Client(base_url=self.url, headers=self.auth_headers, timeout=30) as http:
+            created = http.post("/api/agents", json={"characterJson": body})
+            created.raise_for_status()
+            agent_id = str(created.json()["data"]["id"])
+            http.post(f"/api/agents/{agent_id}/start").raise_for_status()
+        return agent_id
