@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import socketio
 
+from tests.polling import wait_until_sync
+
 from .conftest import LiveServer
 
 AUTH = {"token": "secret", "user": "py"}
@@ -44,10 +46,8 @@ def connected(
 
 
 def wait_disconnected(server: LiveServer, sid: str) -> None:
-    deadline = time.monotonic() + 5
-    while sid not in server.disconnects():
-        assert time.monotonic() < deadline, f"{sid} never reached on_disconnect"
-        time.sleep(0.05)
+    wait_until_sync(lambda: sid in server.disconnects(), within=5,
+                    message=f"{sid} to reach on_disconnect")
 
 
 def expect_transport(client: socketio.Client, expected: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from eliza.runtime import registry as registry_module
 from eliza.runtime.agent import AgentRuntime
 from eliza.runtime.models import ModelProvider, ModelType
 from eliza.server import AgentServer
+from tests.polling import wait_until
 
 MODEL_TIMEOUT = 0.5
 
@@ -72,14 +73,9 @@ class Harness:
         return runtime
 
     async def wait_turns(self, name: str, turns: int, within: float = 5.0) -> None:
-        await until(lambda: self.runtime(name).stats.turns >= turns, within)
-
-
-async def until(condition: Callable[[], bool], within: float) -> None:
-    """Poll `condition` (agents' progress has no event to wait on) until true or too slow."""
-    with trio.fail_after(within):
-        while not condition():  # noqa: ASYNC110
-            await trio.sleep(0.01)
+        # Agents' progress has no event to wait on.
+        await wait_until(lambda: self.runtime(name).stats.turns >= turns, within=within,
+                         interval=0.01, message=f"{turns} turns of {name}")
 
 
 @asynccontextmanager
@@ -122,8 +118,9 @@ async def test_a_raising_or_hanging_model_affects_no_other_agent(harness: Harnes
 
     # The healthy agents answer everything before the hanging model's first deadline.
     with trio.fail_after(MODEL_TIMEOUT * 0.8):
-        await until(lambda: len(harness.replies["Healthy"]) == len(harness.replies["Fine"]) == 3,
-                    MODEL_TIMEOUT)
+        await wait_until(
+            lambda: len(harness.replies["Healthy"]) == len(harness.replies["Fine"]) == 3,
+            within=MODEL_TIMEOUT, interval=0.01)
         # The server keeps serving meanwhile.
         assert (await harness.client.get("/api/server/ping")).status_code == 200
         assert (await harness.client.get("/api/agents")).status_code == 200
@@ -147,7 +144,7 @@ async def test_a_raising_or_hanging_model_affects_no_other_agent(harness: Harnes
     # The failing agents keep taking turns; the others keep answering.
     harness.publish("again")
     await harness.wait_turns("Crashy", 4)
-    await until(lambda: len(harness.replies["Healthy"]) >= 4, 2)
+    await wait_until(lambda: len(harness.replies["Healthy"]) >= 4, within=2)
     status = await (await harness.client.get("/api/server/status")).get_json()
     assert status["agentCount"] == 4
     assert (await harness.client.get("/api/server/health")).status_code == 200
@@ -157,13 +154,14 @@ async def test_a_turn_hanging_past_the_turn_deadline_is_cut_off(tmp_path: Path) 
     # No model deadline: only the turn deadline stops the hanging model.
     async with open_harness(tmp_path, model_timeout=0, turn_timeout=0.3) as harness:
         harness.publish("hello")
-        await until(lambda: len(harness.replies["Healthy"]) >= 1, 0.25)
+        await wait_until(lambda: len(harness.replies["Healthy"]) >= 1, within=0.25,
+                         interval=0.01)
         await harness.wait_turns("Hangy", 1, within=2)
         hangy = await harness.agent("Hangy")
         assert hangy["status"] == "active"
         assert hangy["lastError"] == "turn took over 0.3 s"
         harness.publish("still there?")
-        await until(lambda: len(harness.replies["Healthy"]) >= 2, 1)
+        await wait_until(lambda: len(harness.replies["Healthy"]) >= 2, within=1)
 
 
 async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
