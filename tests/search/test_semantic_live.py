@@ -23,6 +23,8 @@ import pytest
 from conftest import LiveServer
 from tests.polling import wait_until_sync
 
+pytestmark = pytest.mark.slow  # loads all-MiniLM-L6-v2 with torch
+
 DEFAULT_SERVER = "00000000-0000-0000-0000-000000000000"
 DIMENSIONS = 384
 SEARCH_MESSAGES = "/api/messaging/messages/search"
