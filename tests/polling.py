@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
 
 import trio
+from trio.testing import MockClock
 
 T = TypeVar("T")
 
@@ -84,3 +85,12 @@ def wait_until_sync(
         if time.monotonic() >= deadline:
             raise _timed_out(message, within, last)
         time.sleep(interval)
+
+
+def idle_autojump_clock() -> MockClock:
+    """A clock for tests that wait out a delay of the server (a restart backoff, a scheduled
+    stop): virtual time jumps to the next deadline once every task has been idle for 50 ms
+    of real time. Not autojump_threshold=0: the store works in a worker thread, and trio
+    counts a task waiting on a thread as idle, so a zero threshold would jump (and fire
+    deadlines) while a query runs."""
+    return MockClock(autojump_threshold=0.05)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from conftest import make_settings, open_app
 from eliza import hookimpl
@@ -24,7 +25,7 @@ from eliza.runtime import registry as registry_module
 from eliza.runtime.agent import AgentRuntime
 from eliza.runtime.models import ModelProvider, ModelType
 from eliza.server import AgentServer
-from tests.polling import wait_until
+from tests.polling import idle_autojump_clock, wait_until
 
 MODEL_TIMEOUT = 0.5
 
@@ -107,6 +108,11 @@ async def open_harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harnes
 
 
 @pytest.fixture
+def virtual_clock() -> MockClock:
+    return idle_autojump_clock()
+
+
+@pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with open_harness(tmp_path, model_timeout=MODEL_TIMEOUT, turn_timeout=5.0) as h:
         yield h
@@ -165,8 +171,9 @@ async def test_a_turn_hanging_past_the_turn_deadline_is_cut_off(tmp_path: Path) 
 
 
 async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, virtual_clock: MockClock
 ) -> None:
+    # Virtual time: the restart backoff (1 s) passes once everything waits on it.
     monkeypatch.setattr(registry_module, "MAX_CRASHES", 2)
     real_run = agent_module.AgentRuntime.run
     runs: list[str] = []
@@ -187,7 +194,7 @@ async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
     with trio.fail_after(5):
         while harness.server.agents.status(crashy_id) != "error":
             harness.publish("ping")  # the others keep answering meanwhile
-            await trio.sleep(0.05)
+            await trio.sleep(0.25)  # few polls: each costs the clock's 50 ms idle wait
     assert len(runs) == 2  # crashed, restarted after a backoff, crashed again: quarantined
 
     crashy = await harness.agent("Crashy")
@@ -209,10 +216,14 @@ async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
 async def test_stopping_a_busy_agent_finishes_only_the_turn_in_progress(harness: Harness) -> None:
     for i in range(6):
         harness.publish(f"backlog {i}")
-    await trio.sleep(0.05)  # Hangy is stuck in its first turn, five more queued
+    # Every agent got all six at once; once Healthy answered them, Hangy has long been
+    # stuck in its first turn with five more queued.
+    await wait_until(lambda: len(harness.replies["Healthy"]) == 6, within=MODEL_TIMEOUT * 0.8)
+    hangy = harness.runtime("Hangy")
     started = trio.current_time()
     response = await harness.client.post(f"/api/agents/{harness.ids['Hangy']}/stop")
     assert response.status_code == 200
     # Its turn in progress ends at the model deadline; the backlog is not worked through.
     assert trio.current_time() - started < MODEL_TIMEOUT + 0.5
+    assert hangy.stats.turns <= 1  # (the one in progress counts when it ends, not if cut)
     assert (await harness.agent("Hangy"))["status"] == "inactive"
