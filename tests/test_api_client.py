@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from dotenv import dotenv_values
 
 from conftest import LiveServer, run_node
 from eliza import ids
+
+pytestmark = pytest.mark.node  # the published client, run by node
 
 AGENT_KEYS = {"id", "enabled", "server_id", "createdAt", "updatedAt", "name", "username", "bio",
               "messageExamples", "postExamples", "topics", "adjectives", "knowledge", "plugins",

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,21 +16,18 @@ import pytest
 from conftest import LiveServer, free_port
 from eliza import cli
 from eliza.app import WRONG_WORKER
+from tests.polling import wait_until_sync
 
 ELIZA = str(Path(sys.executable).with_name("eliza"))
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def up() -> bool:
         assert proc.poll() is None, "server exited early"
-        try:
-            if httpx.get(url + "/api/server/ping", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not start")
+        return httpx.get(url + "/api/server/ping", timeout=1).status_code == 200
+
+    wait_until_sync(up, within=timeout, interval=0.1, message=f"the server at {url} to start",
+                    ignoring=(httpx.HTTPError,))
 
 
 def spawn(args: list[str], tmp_path: Path, **env: str) -> subprocess.Popen[bytes]:

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from conftest import run_node
 from eliza import ids
 
@@ -17,6 +19,7 @@ NAMES = [
 ]
 
 
+@pytest.mark.node  # @elizaos/core computes the expected ids
 def test_ids_match_elizaos_core_byte_for_byte():
     expected = run_node("core_ids.mjs", json.dumps(NAMES))
     assert [ids.string_to_uuid(n) for n in NAMES] == expected["stringToUuid"]

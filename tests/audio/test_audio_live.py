@@ -14,6 +14,8 @@ from tests.media.test_live import raw_request
 
 from .helpers import AUDIO, error_of, synthesize, upload
 
+pytestmark = pytest.mark.espeak  # the real speech engines
+
 MB = 1024 * 1024
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tests.polling import wait_until_sync
+
 from .helpers import BOUNDARY, CONTENT_TYPE, SAMPLES, file_body, new_id
 
 MB = 1024 * 1024
@@ -195,11 +197,7 @@ def test_client_abort_mid_upload_leaves_no_partial_file(live_server: Any) -> Non
         sock.sendall(head.encode())
         for _ in range(80):  # ~5 MB, then hang up without finishing the body
             sock.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
-        deadline = time.monotonic() + 5
-        while not [p for p in uploads(live_server) if p.name.endswith(".part")]:
-            assert time.monotonic() < deadline, "the upload never started writing"
-            time.sleep(0.02)
-    deadline = time.monotonic() + 10
-    while uploads(live_server):
-        assert time.monotonic() < deadline, f"partial file left: {uploads(live_server)}"
-        time.sleep(0.05)
+        wait_until_sync(lambda: [p for p in uploads(live_server) if p.name.endswith(".part")],
+                        within=5, interval=0.02, message="the upload to start writing")
+    wait_until_sync(lambda: not uploads(live_server), within=10,
+                    message=lambda: f"the partial file removed: {uploads(live_server)}")

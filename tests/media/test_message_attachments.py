@@ -9,7 +9,6 @@ directories (or escaping them with `..`) are passed through unchanged."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import socketio
 
 from conftest import LiveServer
 from eliza import ids
+from tests.polling import wait_until_sync
 
 from ..socket_events import Events
 from .helpers import BOUNDARY, SAMPLES, file_body
@@ -139,16 +139,6 @@ def joined_socket(srv: LiveServer, user: str, channel: str) -> tuple[socketio.Cl
 def close(client: socketio.Client) -> None:
     client.disconnect()
     client.eio.disconnect()
-
-
-def eventually(check: Callable[[], Any], within: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- 1. REST: every accepted shape -----------------------------------------------------------
@@ -425,7 +415,8 @@ def memory_of(http: httpx.Client, channel: str, message_id: str) -> Any:
         return next((m for m in response.json()["data"]["memories"]
                      if m["metadata"].get("sourceId") == message_id), None)
 
-    return eventually(find, what=f"Eliza's memory of {message_id}")
+    return wait_until_sync(find, within=20, interval=0.1,
+                           message=f"Eliza's memory of {message_id}")
 
 
 def wait_reply(http: httpx.Client, channel: str, count: int) -> None:
@@ -434,7 +425,7 @@ def wait_reply(http: httpx.Client, channel: str, count: int) -> None:
         authors = [m["authorId"] for m in response.json()["data"]["messages"]]
         return authors.count(ELIZA_ID) >= count
 
-    eventually(replied, what=f"{count} replies of Eliza")
+    wait_until_sync(replied, within=20, interval=0.1, message=f"{count} replies of Eliza")
 
 
 def test_agent_memory_holds_url_not_path(srv: LiveServer, http: httpx.Client) -> None:

@@ -12,11 +12,11 @@ from tests.messaging.helpers import (
     ELIZA_ID,
     USER_ID,
     create_channel,
-    eventually,
     get_json,
     post,
     replies,
 )
+from tests.polling import wait_until
 
 __all__ = ["DEFAULT_SERVER", "ELIZA_ID", "USER_ID", "Turn", "dm_turn", "error_of"]
 
@@ -42,7 +42,7 @@ async def dm_turn(client: Any, text: str = "I feel sad about my mother") -> Turn
         logs = await get_json(client, f"/api/agents/{ELIZA_ID}/logs?roomId={room_id}")
         return len(mems["data"]["memories"]) == 2 and len(logs["data"]) == 3
 
-    await eventually(stored, what="memories and logs of the turn")
+    await wait_until(stored, message="memories and logs of the turn")
     return Turn(channel["id"], room_id, posted["id"], reply["id"])
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 
 from conftest import run_node
 from eliza import ids
 
 from .helpers import ELIZA_ID
+
+pytestmark = pytest.mark.node  # the published client, run by node
 
 
 async def test_api_client_memory_methods(live_server: Any) -> None:

@@ -1,4 +1,4 @@
-"""Shared helpers for the messaging tests: polling with a deadline, channel setup."""
+"""Shared helpers for the messaging tests: channel setup, posting, waiting for replies."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import trio
 
 from eliza import ids
 from eliza.bus import Event, Subscription
+from tests.polling import wait_until
 
 T = TypeVar("T")
 
@@ -19,14 +20,8 @@ DEFAULT_SERVER = ids.DEFAULT_SERVER_ID
 
 async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 10.0,
                      what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy, within `within` seconds."""
-    with trio.move_on_after(within):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await trio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`wait_until` under the name and arguments the minilm plugin's tests import."""
+    return await wait_until(check, within=within, message=what)
 
 
 async def get_json(client: Any, path: str, status: int = 200, **kw: Any) -> Any:
@@ -77,7 +72,7 @@ async def replies(client: Any, channel_id: str, count: int, within: float = 10.0
                  and (author is None or m["authorId"] == author)]
         return list(reversed(found)) if len(found) >= count else None
 
-    return await eventually(check, within, f"{count} replies in {channel_id}")
+    return await wait_until(check, within=within, message=f"{count} replies in {channel_id}")
 
 
 def drain(sub: Subscription) -> list[Event]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 
 from conftest import run_node
 from eliza import ids
+
+pytestmark = pytest.mark.node  # the published client, run by node
 
 ELIZA_ID = ids.string_to_uuid("Eliza")
 USER_ID = "965189c0-221e-42f3-89eb-fb91df1f8fe8"

@@ -15,13 +15,13 @@ from eliza.bus import (
 )
 from eliza.server import AgentServer
 from eliza.store import messaging as mq
+from tests.polling import wait_until
 
 from .helpers import (
     ELIZA_ID,
     USER_ID,
     create_channel,
     drain,
-    eventually,
     get_json,
     messages,
     post,
@@ -57,7 +57,7 @@ async def test_delete_clear_update_delete_reach_bus_and_agent(
         response = await client.delete(f"/api/messaging/channels/{cid}/messages/{first['id']}")
         assert response.status_code == 204
         assert drain(sub) == [MessageDeleted(message_id=first["id"], channel_id=cid)]
-        await eventually(lambda: _one_memory(agent_server, cid), what="memory deleted")
+        await wait_until(lambda: _one_memory(agent_server, cid), message="memory deleted")
         assert [m["id"] for m in await messages(client, cid)] == [reply["id"]]
 
         # Clear removes ALL messages (ElizaOS removed only the latest 1000).
@@ -72,7 +72,8 @@ async def test_delete_clear_update_delete_reach_bus_and_agent(
         assert response.status_code == 204
         assert drain(sub) == [ChannelCleared(channel_id=cid)]
         assert await messages(client, cid) == []
-        await eventually(lambda: _no_memories(agent_server, cid), what="room memories cleared")
+        await wait_until(lambda: _no_memories(agent_server, cid),
+                         message="room memories cleared")
 
         updated = await send_json(client, "patch", f"/api/messaging/channels/{cid}",
                                   {"name": "renamed", "metadata": {"topic": "dreams"}})
@@ -107,7 +108,7 @@ async def test_runs_are_logged_and_listed(client: Any) -> None:
         runs = body["data"]["runs"]
         return body["data"] if runs and runs[0]["status"] == "completed" else None
 
-    data = await eventually(completed, what="a completed run")
+    data = await wait_until(completed, message="a completed run")
     assert data["total"] == 1
     assert data["hasMore"] is False
     [run] = data["runs"]

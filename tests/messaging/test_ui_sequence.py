@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import httpx
-import trio
+
+from tests.polling import wait_until
 
 from .helpers import (
     DEFAULT_SERVER,
@@ -98,11 +99,12 @@ async def test_ui_chat_sequence_live(live_server: Any) -> None:
         assert sent.status_code == 201, sent.text
         user_msg = sent.json()["data"]
         post_url = f"/api/messaging/channels/{channel_id}/messages?limit=30"
-        for _ in range(500):
-            listed = (await http.get(post_url)).json()["data"]["messages"]
-            if len(listed) >= 2:
-                break
-            await trio.sleep(0.02)
+
+        async def both_listed() -> list[dict[str, Any]] | None:
+            listed: list[dict[str, Any]] = (await http.get(post_url)).json()["data"]["messages"]
+            return listed if len(listed) >= 2 else None
+
+        listed = await wait_until(both_listed, message="the message and its reply listed")
         assert len(listed) == 2, listed
         reply, first = listed
         assert first["id"] == user_msg["id"]

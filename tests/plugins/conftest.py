@@ -3,9 +3,8 @@ and helpers to start agents and the bus-listener host."""
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from conftest import make_settings, open_app
 from eliza.plugins import make_plugin_manager
 from eliza.server import AgentServer
 from tests.plugins.adhoc import NAME, AdHocPlugin
+from tests.polling import wait_until as wait_until  # re-exported: test_docs imports it here
 
 
 @pytest.fixture
@@ -59,15 +59,3 @@ def live(live_server_factory: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         return live_server_factory()
-
-
-async def wait_until(predicate: Callable[[], Any]) -> None:
-    """Poll `predicate` (sync, or async returning a truthy value) for up to 5 s."""
-    for _ in range(500):
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("condition not met within 5 s")

@@ -14,7 +14,8 @@ from eliza.bus import InProcessBus, NewMessage
 from eliza.plugin_host import BusListenerHost
 from eliza.server import AgentServer
 from tests.plugins.adhoc import AdHocPlugin
-from tests.plugins.conftest import start_agent, wait_until
+from tests.plugins.conftest import start_agent
+from tests.polling import wait_until
 
 
 def message(channel: str, content: str = "hi") -> NewMessage:

@@ -9,7 +9,8 @@ from eliza import ModelType
 from eliza.bus import NewMessage
 from eliza.server import AgentServer
 from tests.plugins.adhoc import NAME, AdHocPlugin
-from tests.plugins.conftest import start_agent, wait_until
+from tests.plugins.conftest import start_agent
+from tests.polling import wait_until
 
 
 async def test_hook_register_migrations(adhoc_server: AgentServer) -> None:

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.polling import wait_until_sync
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,18 +99,14 @@ def run_server(tmp: Path, name: str, env: dict[str, str]) -> Iterator[LiveServer
         )
     server = LiveServer(f"http://127.0.0.1:{port}", log_path, process)
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def ready() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"hypercorn exited early:\n{server.log()}")
-            try:
-                if httpx.get(f"{server.url}/test/stats", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"hypercorn did not become ready:\n{server.log()}")
-            time.sleep(0.1)
+            return httpx.get(f"{server.url}/test/stats", timeout=1).status_code == 200
+
+        wait_until_sync(ready, within=20, interval=0.1, ignoring=(httpx.TransportError,),
+                        message=lambda: f"hypercorn to become ready:\n{server.log()}")
         yield server
     finally:
         server.stop()

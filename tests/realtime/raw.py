@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
+
+from tests.polling import wait_until
 
 from .conftest import LiveServer
 
 AUTH = {"token": "secret", "user": "raw"}
 
 
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll a condition on the server (another process: there is no event to wait on)."""
-    with trio.fail_after(5):
-        while not condition():  # noqa: ASYNC110
-            await trio.sleep(0.05)
-
-
 async def wait_disconnected(server: LiveServer, sid: str) -> None:
-    """Until the server's on_disconnect hook has seen this Socket.IO sid."""
-    await wait_until(lambda: sid in server.disconnects())
+    """Until the server's on_disconnect hook has seen this Socket.IO sid (another process:
+    there is no event to wait on)."""
+    await wait_until(lambda: sid in server.disconnects(), within=5, interval=0.05,
+                     message=f"{sid} to reach on_disconnect")
 
 
 def parse_open(text: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from conftest import run_node as run_node_script
 
 from .conftest import LiveServer
 
+pytestmark = pytest.mark.node  # the published client, run by node
+
 
 def run_node(script: str, *args: str) -> dict[str, Any]:
     """Run a tests/node script (the root helper installs the pinned clients first)."""

@@ -107,6 +107,7 @@ def check_chat(r: dict[str, Any], user: str, channel: str) -> None:
     assert r["logUnsubscribed"]["subscribed"] is False
 
 
+@pytest.mark.node  # socket.io-client, run by node
 def test_socketio_client_default_transports_upgrades(chat_server: LiveServer) -> None:
     user = str(uuid.uuid4())
     channel = create_dm(chat_server, user)
@@ -117,6 +118,7 @@ def test_socketio_client_default_transports_upgrades(chat_server: LiveServer) ->
     assert r["finalTransport"] == "websocket"
 
 
+@pytest.mark.node  # socket.io-client, run by node
 def test_socketio_client_websocket_only(chat_server: LiveServer) -> None:
     user = str(uuid.uuid4())
     channel = create_dm(chat_server, user)
@@ -181,6 +183,7 @@ def test_python_socketio_client_default_transports(chat_server: LiveServer) -> N
         client.eio.disconnect()
 
 
+@pytest.mark.node  # socket.io-client, run by node
 def test_auth_required(live_server_factory: Any) -> None:
     token = "socket-secret"
     server: LiveServer = live_server_factory(ELIZA_SERVER_AUTH_TOKEN=token)

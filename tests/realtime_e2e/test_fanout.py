@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 import trio
 import trio_websocket
 
@@ -24,6 +25,8 @@ from bench.fanout import (
     post_message,
 )
 from conftest import LiveServer
+
+pytestmark = pytest.mark.slow  # 200 websocket clients
 
 CLIENTS = 200
 CONNECTS_AT_ONCE = 50

@@ -17,6 +17,8 @@ import pytest
 from conftest import ROOT, LiveServer, run_node
 from eliza import ids, webui
 
+pytestmark = [pytest.mark.browser, pytest.mark.node]  # the web UI in Chromium, driven by puppeteer
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 USER_TEXT = "Men are all alike."

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from conftest import make_settings, open_app
 from eliza import hookimpl
@@ -24,6 +25,7 @@ from eliza.runtime import registry as registry_module
 from eliza.runtime.agent import AgentRuntime
 from eliza.runtime.models import ModelProvider, ModelType
 from eliza.server import AgentServer
+from tests.polling import idle_autojump_clock, wait_until
 
 MODEL_TIMEOUT = 0.5
 
@@ -72,14 +74,9 @@ class Harness:
         return runtime
 
     async def wait_turns(self, name: str, turns: int, within: float = 5.0) -> None:
-        await until(lambda: self.runtime(name).stats.turns >= turns, within)
-
-
-async def until(condition: Callable[[], bool], within: float) -> None:
-    """Poll `condition` (agents' progress has no event to wait on) until true or too slow."""
-    with trio.fail_after(within):
-        while not condition():  # noqa: ASYNC110
-            await trio.sleep(0.01)
+        # Agents' progress has no event to wait on.
+        await wait_until(lambda: self.runtime(name).stats.turns >= turns, within=within,
+                         interval=0.01, message=f"{turns} turns of {name}")
 
 
 @asynccontextmanager
@@ -111,6 +108,11 @@ async def open_harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harnes
 
 
 @pytest.fixture
+def virtual_clock() -> MockClock:
+    return idle_autojump_clock()
+
+
+@pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with open_harness(tmp_path, model_timeout=MODEL_TIMEOUT, turn_timeout=5.0) as h:
         yield h
@@ -122,8 +124,9 @@ async def test_a_raising_or_hanging_model_affects_no_other_agent(harness: Harnes
 
     # The healthy agents answer everything before the hanging model's first deadline.
     with trio.fail_after(MODEL_TIMEOUT * 0.8):
-        await until(lambda: len(harness.replies["Healthy"]) == len(harness.replies["Fine"]) == 3,
-                    MODEL_TIMEOUT)
+        await wait_until(
+            lambda: len(harness.replies["Healthy"]) == len(harness.replies["Fine"]) == 3,
+            within=MODEL_TIMEOUT, interval=0.01)
         # The server keeps serving meanwhile.
         assert (await harness.client.get("/api/server/ping")).status_code == 200
         assert (await harness.client.get("/api/agents")).status_code == 200
@@ -147,7 +150,7 @@ async def test_a_raising_or_hanging_model_affects_no_other_agent(harness: Harnes
     # The failing agents keep taking turns; the others keep answering.
     harness.publish("again")
     await harness.wait_turns("Crashy", 4)
-    await until(lambda: len(harness.replies["Healthy"]) >= 4, 2)
+    await wait_until(lambda: len(harness.replies["Healthy"]) >= 4, within=2)
     status = await (await harness.client.get("/api/server/status")).get_json()
     assert status["agentCount"] == 4
     assert (await harness.client.get("/api/server/health")).status_code == 200
@@ -157,18 +160,20 @@ async def test_a_turn_hanging_past_the_turn_deadline_is_cut_off(tmp_path: Path) 
     # No model deadline: only the turn deadline stops the hanging model.
     async with open_harness(tmp_path, model_timeout=0, turn_timeout=0.3) as harness:
         harness.publish("hello")
-        await until(lambda: len(harness.replies["Healthy"]) >= 1, 0.25)
+        await wait_until(lambda: len(harness.replies["Healthy"]) >= 1, within=0.25,
+                         interval=0.01)
         await harness.wait_turns("Hangy", 1, within=2)
         hangy = await harness.agent("Hangy")
         assert hangy["status"] == "active"
         assert hangy["lastError"] == "turn took over 0.3 s"
         harness.publish("still there?")
-        await until(lambda: len(harness.replies["Healthy"]) >= 2, 1)
+        await wait_until(lambda: len(harness.replies["Healthy"]) >= 2, within=1)
 
 
 async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, virtual_clock: MockClock
 ) -> None:
+    # Virtual time: the restart backoff (1 s) passes once everything waits on it.
     monkeypatch.setattr(registry_module, "MAX_CRASHES", 2)
     real_run = agent_module.AgentRuntime.run
     runs: list[str] = []
@@ -189,7 +194,7 @@ async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
     with trio.fail_after(5):
         while harness.server.agents.status(crashy_id) != "error":
             harness.publish("ping")  # the others keep answering meanwhile
-            await trio.sleep(0.05)
+            await trio.sleep(0.25)  # few polls: each costs the clock's 50 ms idle wait
     assert len(runs) == 2  # crashed, restarted after a backoff, crashed again: quarantined
 
     crashy = await harness.agent("Crashy")
@@ -211,10 +216,14 @@ async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
 async def test_stopping_a_busy_agent_finishes_only_the_turn_in_progress(harness: Harness) -> None:
     for i in range(6):
         harness.publish(f"backlog {i}")
-    await trio.sleep(0.05)  # Hangy is stuck in its first turn, five more queued
+    # Every agent got all six at once; once Healthy answered them, Hangy has long been
+    # stuck in its first turn with five more queued.
+    await wait_until(lambda: len(harness.replies["Healthy"]) == 6, within=MODEL_TIMEOUT * 0.8)
+    hangy = harness.runtime("Hangy")
     started = trio.current_time()
     response = await harness.client.post(f"/api/agents/{harness.ids['Hangy']}/stop")
     assert response.status_code == 200
     # Its turn in progress ends at the model deadline; the backlog is not worked through.
     assert trio.current_time() - started < MODEL_TIMEOUT + 0.5
+    assert hangy.stats.turns <= 1  # (the one in progress counts when it ends, not if cut)
     assert (await harness.agent("Hangy"))["status"] == "inactive"

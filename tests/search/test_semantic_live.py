@@ -12,17 +12,18 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from conftest import LiveServer
+from tests.polling import wait_until_sync
 
-T = TypeVar("T")
+pytestmark = pytest.mark.slow  # loads all-MiniLM-L6-v2 with torch
 
 DEFAULT_SERVER = "00000000-0000-0000-0000-000000000000"
 DIMENSIONS = 384
@@ -38,18 +39,6 @@ EMBEDDING_WITHIN = 30.0
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def poll(check: Callable[[], T | None], within: float, what: str) -> T:
-    """Call `check` until it returns something truthy, within `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def data_of(response: httpx.Response, status: int = 200) -> Any:
@@ -114,7 +103,8 @@ class Chat:
             mems = self.memories()
             return mems if len(mems) >= want else None
 
-        mems = poll(remembered, 20, f"{want} memories in {self.channel_id}")
+        mems = wait_until_sync(remembered, within=20, interval=0.1,
+                               message=f"{want} memories in {self.channel_id}")
         by_source = {m["metadata"].get("sourceId"): m for m in mems}
         for text, message in self.messages.items():
             memory = by_source[message["id"]]
@@ -137,7 +127,8 @@ class Chat:
                        for m in mems)
             return mems if mems and done else None
 
-        return poll(embedded, within, f"the memories of {self.channel_id} to be embedded")
+        return wait_until_sync(embedded, within=within, interval=0.1,
+                               message=f"the memories of {self.channel_id} to be embedded")
 
 
 def search_memories(http: httpx.Client, agent_id: str, body: dict[str, Any],
@@ -342,7 +333,8 @@ def test_edited_memory_is_embedded_again(http: httpx.Client, chat: Chat) -> None
         return hits[0] if hits and hits[0]["id"] == memory_id else None
 
     # The PATCH wakes the indexer: far sooner than its 60 s re-check.
-    hit = poll(found_by_new_meaning, 20, "the edited memory to be found by its new meaning")
+    hit = wait_until_sync(found_by_new_meaning, within=20, interval=0.1,
+                          message="the edited memory to be found by its new meaning")
     assert hit["content"]["text"] == violin
     assert memory_id not in ids_of(search_memories(http, chat.agent_id, wool)[0])
     new = {m["id"]: m["embedding"] for m in edits.wait_embedded()}
@@ -465,7 +457,8 @@ def test_message_search_filters(http: httpx.Client) -> None:
 
     def post(channel_id: str, author: str, text: str) -> dict[str, Any]:
         # Distinct creation times, so that from/to can tell the messages apart.
-        poll(lambda: time.time() * 1000 > last[0] + 2, 5, "the clock to move on")
+        wait_until_sync(lambda: time.time() * 1000 > last[0] + 2, within=5, interval=0.001,
+                        message="the clock to move on")
         message = data_of(http.post(f"/api/messaging/central-channels/{channel_id}/messages",
                                     json={"author_id": author, "content": text,
                                           "server_id": DEFAULT_SERVER}), 201)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import trio
 
 from eliza import ids
 from eliza.clock import now_ms
@@ -56,13 +54,3 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
         fields = dict(line.split(": ", 1) for line in block.splitlines())
         events.append((fields["event"], json.loads(fields["data"])))
     return events
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 5.0) -> None:
-    """Poll `check` every 10 ms until it holds, failing after `within` seconds."""
-    with trio.fail_after(within):
-        for _ in range(int(within * 100) + 1):
-            if await check():
-                return
-            await trio.sleep(0.01)
-    raise AssertionError("condition not met in time")

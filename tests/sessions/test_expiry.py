@@ -11,7 +11,8 @@ from eliza.server import AgentServer
 from eliza.sessions import rules, run_session_sweeper
 from eliza.settings import SessionSettings
 from eliza.store import sessions as sq
-from tests.sessions.conftest import Clock, create_session, eventually
+from tests.polling import wait_until
+from tests.sessions.conftest import Clock, create_session
 
 BASE = "/api/messaging/sessions"
 
@@ -131,7 +132,7 @@ async def test_sweeper_removes_expired_sessions(client: Any, clock: Clock,
     async def old_gone() -> bool:
         return await agent_server.store.read(sq.get_session, old["sessionId"]) is None
 
-    await eventually(old_gone)
+    await wait_until(old_gone, within=5, message="the expired session swept")
     assert await agent_server.store.read(sq.get_session, young["sessionId"]) is not None
     listed = await (await client.get(BASE)).get_json()
     assert [s["sessionId"] for s in listed["sessions"]] == [young["sessionId"]]
@@ -141,7 +142,7 @@ async def test_sweeper_removes_expired_sessions(client: Any, clock: Clock,
         row = await agent_server.store.read(sq.get_session, young["sessionId"])
         return row is not None and bool(row["warning_state"])
 
-    await eventually(young_flagged)
+    await wait_until(young_flagged, within=5, message="the warning flag")
 
 
 async def test_list_counts_expired_until_swept(client: Any, clock: Clock,

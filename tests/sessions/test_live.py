@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from conftest import run_node
@@ -69,6 +70,7 @@ async def test_session_survives_restart_and_expires(live_server: Any) -> None:
     assert out["gone"].status_code == 404
 
 
+@pytest.mark.node  # the published client, run by node
 async def test_api_client_sessions_methods(live_server: Any) -> None:
     out = await trio.to_thread.run_sync(
         lambda: run_node("api_client_sessions.mjs", live_server.url, timeout=120))

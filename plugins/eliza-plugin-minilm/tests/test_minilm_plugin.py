@@ -27,6 +27,8 @@ from tests.messaging.helpers import (
     send_json,
 )
 
+pytestmark = pytest.mark.slow  # loads all-MiniLM-L6-v2 with torch
+
 # The handler does not use its runtime; the server test below goes through a real one.
 NO_RUNTIME: Any = None
 

@@ -24,6 +24,8 @@ from eliza.runtime.models import ModelType
 from eliza.server import AgentServer
 from tests.audio.conftest import ensure_speech_tools
 
+pytestmark = pytest.mark.espeak  # the real speech engines
+
 
 @pytest.fixture(scope="module", autouse=True)
 def speech_tools() -> None:
