@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from conftest import make_settings, open_app
 from eliza.plugins import make_plugin_manager

@@ -17,7 +17,7 @@ import trio
 from quart import request
 from quart_trio import QuartTrio
 
-from eliza.realtime import AuthError, Socket, SocketIOServer
+from eliza.realtime.socketio import AuthError, Socket, SocketIOServer
 
 
 async def authenticate(auth: dict[str, Any] | None, headers: Mapping[str, str]) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from hypercorn.trio import serve
 from quart_trio import QuartTrio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from eliza.realtime import Socket, SocketIOServer, _hypercorn_direct
+from eliza.realtime import _hypercorn_direct
 from eliza.realtime._hypercorn_direct import STREAM_SHAPE, TCP_SHAPE, Shape, StartupCheck
+from eliza.realtime.socketio import Socket, SocketIOServer
 
 ROOM = "news-room"
 BROADCASTS = [f'42["news",{i},"{"x" * size}"]' for i, size in enumerate((5, 300, 70_000))]

@@ -7,7 +7,7 @@ import json
 import trio
 from quart_trio import QuartTrio
 
-from eliza.realtime import Socket, SocketIOServer
+from eliza.realtime.socketio import Socket, SocketIOServer
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 
