@@ -19,6 +19,7 @@ import trio
 
 from .bus import InProcessBus, MessageBus
 from .logs import LogBuffer
+from .memory import ActivityService, MemoryService
 from .messaging import MessagingService
 from .plugin_api import Panel, Route
 from .plugin_host import BusListenerHost, describe_plugins
@@ -71,6 +72,8 @@ class AgentServer:
         self.agents = AgentRegistry(self.store, self.secrets, self.build_runtime, handle_event)
         # The one way messages enter: one stored message, one bus event.
         self.messaging = MessagingService(self.store, self.bus, settings, self.agents)
+        self.memory = MemoryService(self.store, self.agents)
+        self.activity = ActivityService(self.store, self.agents)
         self.sessions = SessionService(self.store, self.bus, self.messaging, self.agents,
                                        settings)
         self.realtime = RealtimeHub(self.bus, self.messaging, settings, self.logs)

@@ -1,6 +1,6 @@
-"""`GET /api/agents/:agentId/logs` and `DELETE /api/agents/:agentId/logs/:logId`
-(reference §3.1): the agent's own log rows (runs, model calls, actions). The agent must be
-running, as in the original."""
+"""`GET /api/agents/:agentId/logs` and `DELETE /api/agents/:agentId/logs/:logId`: the
+agent's own log rows (runs, model calls, actions). The agent must be running, as in the
+original."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from ..errors import NotFound
-from ..store import memory_queries as mq
 from .common import ok, query_int, server, uuid_param
-from .memory import require_runtime
 
 bp = Blueprint("agent_logs", __name__, url_prefix="/api/agents")
 
@@ -25,24 +22,19 @@ def _exclude_types() -> list[str]:
 
 @bp.get("/<agent_id>/logs")
 async def list_logs(agent_id: str) -> Any:
-    agent_id = require_runtime(agent_id)
+    agent_id = uuid_param(agent_id)
     room = request.args.get("roomId")
     room_id = uuid_param(room, "room") if room else None
     type_ = request.args.get("type") or None
     count = query_int("count", 10, lo=1, hi=1000)
     offset = query_int("offset", 0)
     exclude = _exclude_types()
-    logs = await server().store.read(
-        lambda db: mq.list_logs(db, agent_id, room_id=room_id, type_=type_, count=count,
-                                offset=offset, exclude=exclude)
-    )
+    logs = await server().activity.list_logs(agent_id, room_id=room_id, type_=type_,
+                                              count=count, offset=offset, exclude=exclude)
     return ok(logs)
 
 
 @bp.delete("/<agent_id>/logs/<log_id>")
 async def delete_log(agent_id: str, log_id: str) -> Any:
-    agent_id = require_runtime(agent_id)
-    log_id = uuid_param(log_id, "log")
-    if not await server().store.write(mq.delete_log, agent_id, log_id):
-        raise NotFound("Log not found")
+    await server().activity.delete_log(uuid_param(agent_id), uuid_param(log_id, "log"))
     return Response(b"", status=204)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..runtime.character import agent_view, bio_summary
 from ..store.agents import AgentRecord
 from .character_source import load_character
@@ -104,8 +104,6 @@ async def start_agent(agent_id: str) -> Any:
 async def stop_agent(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     srv = server()
-    srv.agents.get(agent_id)
-    if srv.agents.runtime(agent_id) is None:
-        raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
+    srv.agents.require_runtime(agent_id)
     await srv.agents.stop(agent_id)
     return ok({"message": "Agent stopped"})

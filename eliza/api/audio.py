@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import trio
 from quart import Blueprint, Response, current_app, request
 
-from ..errors import AgentNotFound, ApiError, BadRequest, ModelNotAvailable, NotFound
+from ..errors import ApiError, BadRequest, ModelNotAvailable
 from ..ids import create_unique_uuid
 from ..media.types import AUDIO_MIME_TYPES
 from ..media.uploads import UploadPolicy, receive_upload, safe_dir
@@ -60,13 +60,7 @@ def _closing(exc: ApiError) -> ApiError:
 
 def _runtime(agent_id: str, *needs: ModelType) -> AgentRuntime:
     """The running agent, which must have a provider for each of `needs`."""
-    valid = uuid_param(agent_id, "agent")
-    srv = server()
-    runtime = srv.agents.runtime(valid)
-    if runtime is None:
-        if valid in srv.agents.records:
-            raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
-        raise AgentNotFound("Agent not found")
+    runtime = server().agents.require_runtime(uuid_param(agent_id, "agent"))
     for model_type in needs:
         if not runtime.models.has(model_type):
             raise ModelNotAvailable(

@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
 from werkzeug.routing import Map, Rule
 
-from ..errors import AgentNotFound, ApiError, InvalidId, NotFound, Unauthorized
+from ..errors import ApiError, InvalidId, NotFound, Unauthorized
 from ..ids import validate_uuid
 from ..plugin_api import HTTP_METHODS, Panel, Route
 from ..plugins import is_builtin
@@ -154,11 +154,7 @@ def _runtime_for(srv: AgentServer, plugin: str, agent_id: str | None) -> AgentRu
     valid = validate_uuid(agent_id)
     if valid is None:
         raise InvalidId("Invalid agent ID format")
-    runtime = srv.agents.runtime(valid)
-    if runtime is None:
-        if valid in srv.agents.records:
-            raise NotFound("Agent is not running", code="AGENT_NOT_RUNNING")
-        raise AgentNotFound("Agent not found")
+    runtime = srv.agents.require_runtime(valid)
     if not enables(runtime, plugin):
         raise NotFound(f"Plugin {plugin!r} is not enabled for agent {runtime.name}")
     return runtime

@@ -1,5 +1,5 @@
 """`/api/agents/:agentId/runs` and `/runs/:runId`: agent turns aggregated from the
-`run_event`, `useModel:*`, action and evaluator logs (reference §3.1, §3.8)."""
+`run_event`, `useModel:*`, action and evaluator logs, as the original's runs routes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 from quart import Blueprint, request
 
-from ..errors import BadRequest, NotFound
-from ..store import runs as rq
+from ..errors import BadRequest
 from .common import ok, query_int, server, uuid_param
 
 bp = Blueprint("runs", __name__, url_prefix="/api/agents")
@@ -29,8 +28,6 @@ def _optional_int(name: str) -> int | None:
 @bp.get("/<agent_id>/runs")
 async def list_runs(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
-    srv = server()
-    srv.agents.get(agent_id)
     room = request.args.get("roomId")
     room_id = uuid_param(room, "room") if room else None
     status = request.args.get("status") or None
@@ -38,20 +35,10 @@ async def list_runs(agent_id: str) -> Any:
         raise BadRequest(f"status must be one of {', '.join(sorted(STATUSES))}")
     limit = query_int("limit", 20, lo=1, hi=100)
     since, until = _optional_int("from"), _optional_int("to")
-    data = await srv.store.read(
-        lambda db: rq.list_runs(db, agent_id, room_id=room_id, status=status, limit=limit,
-                                since=since, until=until)
-    )
-    return ok(data)
+    return ok(await server().activity.list_runs(agent_id, room_id=room_id, status=status,
+                                                limit=limit, since=since, until=until))
 
 
 @bp.get("/<agent_id>/runs/<run_id>")
 async def get_run(agent_id: str, run_id: str) -> Any:
-    agent_id = uuid_param(agent_id)
-    run_id = uuid_param(run_id, "run")
-    srv = server()
-    srv.agents.get(agent_id)
-    detail = await srv.store.read(rq.get_run, agent_id, run_id)
-    if detail is None:
-        raise NotFound("Run not found")
-    return ok(detail)
+    return ok(await server().activity.get_run(uuid_param(agent_id), uuid_param(run_id, "run")))

@@ -10,7 +10,6 @@ from quart import Blueprint, request
 from .. import __version__
 from ..clock import now_ms
 from ..logs import LEVELS, LogEntry
-from ..store.message_servers import all_servers
 from .common import json_body, server
 from .guards import require_trusted_client
 
@@ -112,7 +111,7 @@ async def clear_logs() -> Any:
 
 @bp.get("/debug/servers")
 async def debug_servers() -> Any:
-    servers = await server().store.read(all_servers)
+    servers = await server().messaging.list_servers()
     return {"success": True, "servers": servers, "count": len(servers), "data": {
         "servers": servers, "count": len(servers)}}
 

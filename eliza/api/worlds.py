@@ -1,6 +1,6 @@
-"""Worlds (reference §3.1): `GET /api/agents/worlds` (SPEC fix 2: a static rule, so it is
-never taken for an agent id), `POST /api/agents/:agentId/worlds` and
-`PATCH /api/agents/:agentId/worlds/:worldId`. The agent must be running."""
+"""Worlds: `GET /api/agents/worlds` (a static rule, registered before `/<agent_id>`, so it
+is never taken for an agent id, unlike in the original), `POST /api/agents/:agentId/worlds`
+and `PATCH /api/agents/:agentId/worlds/:worldId`. The agent must be running."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from quart import Blueprint
 
 from .. import ids
 from ..clock import now_ms
-from ..errors import BadRequest, Conflict, NotFound
-from ..store import memory_queries as mq
+from ..errors import BadRequest
 from .common import json_body, ok, server, uuid_param
-from .memory import require_runtime
 
 bp = Blueprint("worlds", __name__, url_prefix="/api/agents")
 
@@ -29,18 +27,14 @@ def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 @bp.get("/worlds")
 async def list_worlds() -> Any:
-    srv = server()
-    running = [rt.agent_id for rt in srv.agents.runtimes()]
-    if not running:
-        raise NotFound("No active agents found to get worlds", code="AGENT_NOT_FOUND")
-    return ok({"worlds": await srv.store.read(mq.worlds_of, running)})
+    return ok({"worlds": await server().memory.list_worlds()})
 
 
 @bp.post("/<agent_id>/worlds")
 async def create_world(agent_id: str) -> Any:
     """`{name, serverId?, metadata?}` as the original, or the api-client's `{worldId}`
     (addAgentToWorld): that world is created for the agent, or returned when it has it."""
-    agent_id = require_runtime(agent_id)
+    agent_id = uuid_param(agent_id)
     body = await json_body()
     metadata = _object(body, "metadata")
     name = body.get("name")
@@ -56,45 +50,20 @@ async def create_world(agent_id: str) -> Any:
              "name": name if isinstance(name, str) and name.strip() else f"World {world_id[:8]}",
              "serverId": str(body.get("serverId") or f"server-{now}"), "metadata": metadata,
              "createdAt": now}
-
-    def create(db: Any) -> dict[str, Any] | None:
-        existing = mq.get_world(db, world_id)
-        if existing is not None:
-            return existing if existing["agentId"] == agent_id else None
-        mq.insert_world(db, world)
-        return mq.get_world(db, world_id)
-
-    stored = await server().store.write(create)
-    if stored is None:
-        raise Conflict("That world belongs to another agent")
-    return ok({"world": stored}, 201)
+    return ok({"world": await server().memory.create_world(agent_id, world)}, 201)
 
 
 @bp.patch("/<agent_id>/worlds/<world_id>")
 async def update_world(agent_id: str, world_id: str) -> Any:
     """`{name?, metadata?}` (metadata shallow-merged) or the api-client's `{settings}`
     (shallow-merged into `metadata.settings`, where ElizaOS keeps world settings)."""
-    agent_id = require_runtime(agent_id)
+    agent_id = uuid_param(agent_id)
     world_id = uuid_param(world_id, "world")
     body = await json_body()
-    patch = _object(body, "metadata")
-    settings = _object(body, "settings")
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise BadRequest("name must be a non-empty string")
-
-    def update(db: Any) -> dict[str, Any] | None:
-        world = mq.get_world(db, world_id)
-        if world is None or world["agentId"] != agent_id:
-            return None
-        metadata = {**world["metadata"], **patch}
-        if settings:
-            old = metadata.get("settings")
-            metadata["settings"] = {**(old if isinstance(old, dict) else {}), **settings}
-        mq.update_world(db, world_id, name, metadata)
-        return mq.get_world(db, world_id)
-
-    world = await server().store.write(update)
-    if world is None:
-        raise NotFound("World not found")
+    world = await server().memory.update_world(
+        agent_id, world_id, name=name, metadata=_object(body, "metadata"),
+        settings=_object(body, "settings"))
     return ok({"world": world})

@@ -60,6 +60,10 @@ class AgentDirectory(Protocol):
 
     def is_agent(self, entity_id: str) -> bool: ...
 
+    def agent_ids(self) -> list[str]:
+        """Every agent's id, running or not."""
+        ...
+
     def runtime(self, agent_id: str) -> AgentRuntime | None:
         """The running agent, or None."""
         ...

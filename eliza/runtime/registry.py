@@ -80,6 +80,9 @@ class AgentRegistry:
     def is_agent(self, entity_id: str) -> bool:
         return entity_id in self.records
 
+    def agent_ids(self) -> list[str]:
+        return list(self.records)
+
     def runtime(self, agent_id: str) -> AgentRuntime | None:
         running = self._running.get(agent_id)
         return running.runtime if running else None

@@ -1,0 +1,7 @@
+"""What the API reads and changes of an agent's own data: memories, rooms, worlds and group
+memory spaces (`MemoryService`), its log rows and runs (`ActivityService`)."""
+
+from .activity import ActivityService
+from .service import MemoryService
+
+__all__ = ["ActivityService", "MemoryService"]
