@@ -18,7 +18,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import webui
-from .errors import ApiError, NotFound
+from .errors import ApiError, NotFound, error_for_status
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -31,18 +31,6 @@ WRONG_WORKER = (
     "eliza runs on Trio: start it with `hypercorn -k trio eliza.app:app` "
     "or `eliza serve` (hypercorn's default asyncio worker cannot run it)"
 )
-
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "INVALID_FILE_TYPE",
-    429: "RATE_LIMIT_EXCEEDED",
-}
-
 
 class ElizaApp(QuartTrio):
     """QuartTrio that says how to start it when run under an asyncio worker, and answers
@@ -169,8 +157,7 @@ def _install_error_handlers(app: Quart, settings: Settings) -> None:
         if status == 404 and not request.path.startswith("/api/"):
             return await _web_ui_fallback(settings)
         message = "API endpoint not found" if status == 404 else (error.description or "")
-        body = ApiError(message, code=_HTTP_CODES.get(status, "HTTP_ERROR")).to_dict()
-        return body, status
+        return error_for_status(status, message).to_dict(), status
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Any:

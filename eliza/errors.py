@@ -58,6 +58,11 @@ class NotFound(ApiError):
     code = "NOT_FOUND"
 
 
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
 class AgentNotFound(NotFound):
     code = "AGENT_NOT_FOUND"
 
@@ -99,3 +104,22 @@ class ModelNotAvailable(ApiError):
 class ServiceUnavailable(ApiError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+# The one table from an HTTP status to its error: the base class of each status above.
+_BY_STATUS: dict[int, type[ApiError]] = {
+    cls.status: cls
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, Gone,
+                PayloadTooLarge, UnsupportedMediaType, RateLimited, ServiceUnavailable)
+}
+
+
+def error_for_status(status: int, message: str) -> ApiError:
+    """The error a bare HTTP status stands for (e.g. a 405 raised by the router), with its
+    stable code; a status with no class of its own gets code `HTTP_ERROR`."""
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        error = ApiError(message, code="HTTP_ERROR")
+        error.status = status
+        return error
+    return cls(message)

@@ -1,9 +1,19 @@
 """Every plugin hook, typed and documented.
 
-Hooks are called synchronously (pluggy is synchronous). An implementation may return its
-value directly or an awaitable that produces it; the server awaits awaitables. Every hook
-takes one argument, `server` (the :class:`~eliza.server.AgentServer`); pluggy rejects
-implementations whose parameter names do not appear in the spec.
+How the server calls them:
+
+- Always through pluggy's hook callers, so `ELIZA_TRACE_PLUGINS=1` logs every call with its
+  arguments and results.
+- Synchronously (pluggy is synchronous). An implementation may return its value directly or
+  an awaitable that produces it; the server awaits awaitables, one plugin after another.
+- Where the server must know which plugin answered (what a plugin contributes is filed
+  under its name) or must keep one plugin's failure from stopping the others, it calls each
+  plugin's implementation on its own through a subset hook caller
+  (`eliza.plugins.call_each`); otherwise it calls `pm.hook.<name>(server=...)` once.
+- Every hook takes one argument, `server` (the :class:`~eliza.server.AgentServer`); pluggy
+  rejects implementations whose parameter names do not appear in the spec.
+- Each hook is called once per server, in the order of this module, while the server
+  starts (or, for `shutdown`, stops). No hook is `firstresult` or `historic`.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ hookimpl = pluggy.HookimplMarker("eliza")
 
 
 # ---------------------------------------------------------------------------------------
-# Startup: called once per server, in this order, before the server accepts requests.
+# Store setup: before the store opens. Called once through `pm.hook`, results concatenated.
 # ---------------------------------------------------------------------------------------
 
 
@@ -39,6 +49,13 @@ def register_migrations(server: AgentServer) -> list[Migrations] | None:
 
     Any plugin may implement it. Called once, before the store opens.
     """
+
+
+# ---------------------------------------------------------------------------------------
+# Contributions: after the store opens, before any agent starts. Each plugin's
+# implementation is called on its own; what it returns is filed under its name. An
+# exception stops the server from starting (a broken plugin is a configuration error).
+# ---------------------------------------------------------------------------------------
 
 
 @hookspec
@@ -95,6 +112,12 @@ def register_bus_listeners(server: AgentServer) -> list[BusListener] | None:
     """
 
 
+# ---------------------------------------------------------------------------------------
+# Startup: once the server's nursery is open, before the default agent is created and the
+# stored agents resume. Each plugin's implementation is called, and awaited, on its own.
+# ---------------------------------------------------------------------------------------
+
+
 @hookspec
 def startup(server: AgentServer) -> Awaitable[None] | None:
     """Run start-up work once the store is open and before agents start.
@@ -108,7 +131,9 @@ def startup(server: AgentServer) -> Awaitable[None] | None:
 
 
 # ---------------------------------------------------------------------------------------
-# Shutdown
+# Shutdown: after the agents have stopped, before the store closes. Each plugin's
+# implementation is called on its own under the shutdown grace deadline; one that raises
+# is logged and the others still run.
 # ---------------------------------------------------------------------------------------
 
 

@@ -125,8 +125,8 @@ class AgentServer:
         root = logging.getLogger()
         root.addHandler(self.logs)
         try:
-            await self._collect_plugin_contributions()
             await self.store.open([core_migrations, *self._plugin_migrations()])
+            await self._collect_plugin_contributions()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.agents.run)

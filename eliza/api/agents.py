@@ -1,4 +1,4 @@
-"""`/api/agents`: agent CRUD and lifecycle (reference §3.1)."""
+"""`/api/agents`: agent CRUD and lifecycle."""
 
 from __future__ import annotations
 

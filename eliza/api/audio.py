@@ -1,5 +1,5 @@
-"""The audio routes (reference §3.4, §9.1-9.2; SPEC: binary audio answers, 503
-MODEL_NOT_AVAILABLE when the agent has no speech model).
+"""The audio routes: transcription and speech through the agent's speech models, answered
+as binary audio, or 503 MODEL_NOT_AVAILABLE when the agent has no speech model.
 
 Uploads go through the media receiver (streaming, 50 MB cap, audio MIME list, magic bytes)
 into a per-agent scratch directory and are deleted as soon as they are read. Conversations do
@@ -39,7 +39,7 @@ UPLOAD_MESSAGE = "Audio transcribed, further processing TBD."
 @bp.before_request
 async def _rate_limit() -> None:
     """Every /api/audio/* request counts against the upload and file-operation limiters
-    (reference §9.2), per client IP."""
+    (uploads 50 per 15 min, file operations 100 per 5 min), per client IP."""
     security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
     if security is None or not security.settings.rate_limits_enabled:
         return

@@ -1,6 +1,6 @@
-"""Media uploads and the static media routes (reference §2.2 step 8, §3.2, §3.5, §9.1-9.2;
-spec fix 3: channel uploads are served from the channels directory, and the web UI's
-`/api/messaging/central-channels/:id/upload-media` exists)."""
+"""Media uploads and the static media routes. Unlike the original, channel uploads are
+served from the channels directory they are stored in, and the web UI's
+`/api/messaging/central-channels/:id/upload-media` exists."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()+-]{0,254}$")
 
 
 def _rate_limit() -> None:
-    """The upload and file-operation limiters (reference §9.2), per client IP."""
+    """The upload and file-operation limiters, per client IP."""
     security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
     if security is None or not security.settings.rate_limits_enabled:
         return

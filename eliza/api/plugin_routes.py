@@ -1,4 +1,4 @@
-"""Plugin routes and panels (reference §7, with our fixes).
+"""Plugin routes and panels, as ElizaOS serves them, with the agent in the path honoured.
 
 A plugin's :class:`~eliza.Route` answers at
 - `/api/agents/<agentId>/plugins/<plugin>/<path>`: the agent in the path is honoured (it
@@ -51,7 +51,7 @@ METHODS = sorted(HTTP_METHODS)
 PANEL_PREFIX = "/_panels"
 HANDLER_TIMEOUT = 60.0  # seconds a plugin route handler may take
 # First path segments a plugin may never take at the root: core mounts, and the web UI's
-# client-side pages (reference §7.2), whatever the url map holds when the router is built.
+# client-side pages (chat, settings, ...), whatever the url map holds when the router is built.
 RESERVED_ROOT = frozenset({
     "api", "socket.io", "media", "healthz", "health", "static", "assets", "favicon.ico",
     "chat", "settings", "agents", "profile", "dashboard", "login", "register", "admin", "home",
@@ -216,8 +216,9 @@ async def agent_plugin_route(agent_id: str, plugin: str, rest: str) -> Any:
 
 @bp.get("/api/agents/<agent_id>/panels")
 async def agent_panels(agent_id: str) -> Any:
-    """A bare array `[{name, path}]` (SPEC), from Panel objects and, as in ElizaOS, from
-    public named GET routes (those without path parameters: they cannot be opened as is)."""
+    """A bare array `[{name, path}]` (as the web UI reads it), from Panel objects and, as in
+    ElizaOS, from public named GET routes (those without path parameters: they cannot be
+    opened as is)."""
     srv = server()
     agent_id = uuid_param(agent_id)
     record = srv.agents.get(agent_id)

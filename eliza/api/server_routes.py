@@ -1,4 +1,4 @@
-"""`/api/server/*` (and its alias `/api/runtime/*`): health, status, logs, stop (§3.6)."""
+"""`/api/server/*` (and its alias `/api/runtime/*`): health, status, logs, stop."""
 
 from __future__ import annotations
 
