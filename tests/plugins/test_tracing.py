@@ -36,7 +36,8 @@ async def test_tracing_logs_every_hook_call(tmp_path: Path,
     called = {hook for hook in HOOKS if any(f"{hook} [hook]" in line for line in traced)}
     assert called == set(HOOKS), f"not traced: {set(HOOKS) - called}"
     # The plugin's hooks really ran (the trace is of real calls, not of a listing).
-    assert adhoc.started and adhoc.stopped
+    assert adhoc.started
+    assert adhoc.stopped
 
 
 async def test_without_tracing_nothing_is_logged(tmp_path: Path,

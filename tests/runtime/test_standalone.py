@@ -106,6 +106,7 @@ async def test_one_turn_without_app_or_server(tmp_path: Path, store: SqliteStore
     # the agent's memories of both messages.
     listed = await messaging.list_messages(channel["id"])
     assert [m["content"] for m in listed] == ["HELLO THERE!", "hello there"]
-    assert runtime.stats.turns == 1 and runtime.stats.failures == 0
+    assert runtime.stats.turns == 1
+    assert runtime.stats.failures == 0
     memories = await store.read(list_memories, AGENT, "messages", None, False)
     assert sorted(m["content"]["text"] for m in memories) == ["HELLO THERE!", "hello there"]
