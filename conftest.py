@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pytest
 from eliza.app import create_app
 from eliza.server import AgentServer
 from eliza.settings import Settings
+from tests.polling import wait_until_sync
 
 ROOT = Path(__file__).parent
 NODE_DIR = ROOT / "tests" / "node"
@@ -100,23 +100,20 @@ class LiveServer:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
+            proc = self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
                  f"127.0.0.1:{self.port}", "eliza.app:app"],
                 cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+
+        def answers_ping() -> bool:
+            if proc.poll() is not None:  # it will never answer: fail now, not at the deadline
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/api/server/ping", headers=self.auth_headers,
-                             timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start:\n{self.log()}")
+            return httpx.get(self.url + "/api/server/ping", headers=self.auth_headers,
+                             timeout=1).status_code == 200
+
+        wait_until_sync(answers_ping, within=timeout, interval=0.1, ignoring=(httpx.HTTPError,),
+                        message=lambda: f"the server to answer a ping; its log:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         assert self.proc is not None

@@ -1,5 +1,6 @@
 """The official ElizaOS web UI (`@elizaos/client`, pinned): installing it into the data
-directory from the npm registry, and serving it with the SPA fallback (reference §2.2).
+directory from the npm registry, and serving it with the SPA fallback (index.html for
+every other non-API path, so the UI's client-side routes load).
 
 The UI is never vendored into this repository: `eliza ui install` fetches it.
 """
@@ -26,7 +27,8 @@ UI_PACKAGE = "@elizaos/client"
 UI_VERSION = "1.7.2"
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 DOWNLOAD_TIMEOUT = 120.0
-# What the original answers for a missing JS module instead of index.html (§2.2 step 14).
+# A missing JS module gets a 404 instead of index.html, as the original ElizaOS server does,
+# so the browser reports the missing file instead of failing to parse HTML as a module.
 _JS_MODULE = re.compile(r"(\.js$|\.js\?|/[a-zA-Z0-9_-]+-[A-Za-z0-9]{8}\.js)")
 
 LANDING_PAGE = """<!doctype html>

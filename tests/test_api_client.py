@@ -1,6 +1,6 @@
 """The published `@elizaos/api-client` 1.7.2 (node, from npm) against the live server:
-the results the original 1.7.2 server gives (real-clients §1.4, oracle/raw_shapes.out), with
-SPEC's fixes where they differ (object errors, masked secrets, env/local merge)."""
+the results the original ElizaOS 1.7.2 server gives, except where this server deliberately
+differs (object errors, masked secrets, env/local merge)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Agents survive a server restart; the ones running at shutdown run again, and nothing else
-(SPEC fix 14). A killed server does not block the next start (the lock dies with it)."""
+"""Agents survive a server restart; the ones running at shutdown run again, and nothing else.
+A killed server does not block the next start (the lock dies with it)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Settings: the defaults SPEC lists, the names the seeds use, and the sources' order
-(process env > ./.env > $ELIZA_DATA_DIR/.env)."""
+"""Settings: the defaults, the setting names the original ElizaOS server reads, and the sources'
+order (process env > ./.env > $ELIZA_DATA_DIR/.env)."""
 
 from __future__ import annotations
 

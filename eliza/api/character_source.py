@@ -1,5 +1,7 @@
 """Where a new agent's character comes from: inline JSON, a file under the characters
-directory, or a public http(s) URL (SPEC fix 11: no path escapes, no private addresses)."""
+directory, or a public http(s) URL. No path escapes that directory and no URL reaches a
+private or loopback address, so a request cannot read the server's files or probe its
+network."""
 
 from __future__ import annotations
 

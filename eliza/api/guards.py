@@ -1,4 +1,5 @@
-"""Checks for the dangerous routes (SPEC fix 12)."""
+"""Checks for the dangerous routes: those that can stop the server or write its `.env`
+answer only local clients while auth is off."""
 
 from __future__ import annotations
 

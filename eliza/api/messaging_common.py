@@ -30,7 +30,7 @@ def body_server_id(body: dict[str, Any]) -> str | None:
 
 
 def author_from(body: dict[str, Any]) -> Any:
-    """`author_id` from the body, else the caller's `X-Entity-Id` (SPEC fix 13: the
+    """`author_id` from the body, else the caller's `X-Entity-Id` (the 1.7.2
     api-client's postMessage sends only content and metadata)."""
     metadata = _metadata(body)
     return (body.get("author_id") or body.get("authorId") or request.headers.get("X-Entity-Id")
@@ -52,7 +52,7 @@ def idempotency_key(body: dict[str, Any]) -> str | None:
 
 def parse_cursor(name: str) -> int | None:
     """A `before`/`after` query value as epoch ms: digits are ms, anything else is read as
-    an ISO date (the web UI sends ISO; SPEC fix 4)."""
+    an ISO date (the web UI sends ISO)."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None

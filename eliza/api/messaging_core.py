@@ -1,6 +1,8 @@
-"""Core messaging routes: submit, complete (SPEC fix 1), action, ingest-external, the DM
-channel lookup, and single messages. Bodies are accepted in ElizaOS's snake_case and in the
-1.7.2 api-client's camelCase (SPEC fix 13)."""
+"""Core messaging routes: submit, complete (emits `messageComplete` to the room, which the
+web UI waits for to re-enable its input; the original 1.5 server lacks it), action,
+ingest-external, the DM channel lookup, and single messages. Bodies are accepted in
+ElizaOS's snake_case and in the 1.7.2 api-client's camelCase, so that client's calls
+succeed too."""
 
 from __future__ import annotations
 

@@ -121,7 +121,8 @@ async def send_message(session_id: str) -> Any:
         posted = await service.post(row, content, attachments, metadata)
         message = posted.message
         answer = {"success": True, "userMessage": message, "sessionStatus": status}
-    # SPEC fix 13: the api-client returns `data`, typed as this MessageResponse.
+    # The 1.7.2 api-client returns `data`, typed as this MessageResponse; the original sends
+    # no `data`, so without it the client's call would yield nothing.
     answer["data"] = dict(answer)
     # The 1.5 answer's top-level keys, for older callers.
     for key in ("id", "content", "authorId", "createdAt", "metadata"):
@@ -142,7 +143,7 @@ def _limit() -> int:
 
 def _cursor(name: str) -> int | None:
     try:
-        return parse_cursor(name)  # epoch ms, or an ISO date (SPEC fix 4)
+        return parse_cursor(name)  # epoch ms, or an ISO date as the web UI sends
     except BadRequest:
         raise SessionValidationError(
             f"Invalid pagination parameter '{name}': Must be a valid timestamp") from None
@@ -173,6 +174,6 @@ async def heartbeat(session_id: str) -> Any:
 async def delete_session(session_id: str) -> Any:
     await _service().delete(session_id)
     message = f"Session {session_id} deleted successfully"
-    # `data` for the api-client (SPEC fix 13), typed `{success}` there.
+    # `data` for the 1.7.2 api-client, which returns it (typed `{success}` there).
     return {"success": True, "message": message,
             "data": {"success": True, "message": message, "sessionId": session_id}}

@@ -1,4 +1,6 @@
-"""`/api/system`: version and the data directory's `.env` (reference §3.7, SPEC fix 12)."""
+"""`/api/system`: version and the data directory's `.env`. The env/local routes can write
+that `.env`, so they answer only local clients while auth is off, and a write merges keys
+instead of replacing the file."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The one HTTP request path every domain shares: headers, the api-client's unwrapping rules
-(reference real-clients §1.2) and the error envelope turned into `ElizaApiError`."""
+"""The one HTTP request path every domain shares: headers, the unwrapping rules of the
+published @elizaos/api-client 1.7.2 and the error envelope turned into `ElizaApiError`."""
 
 from __future__ import annotations
 

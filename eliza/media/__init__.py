@@ -1,5 +1,5 @@
-"""Media uploads, their serving and the attachment URL rewrite (reference §2.2 step 8, §3.5,
-§4.6, §9.1)."""
+"""Media uploads, their serving and the attachment URL rewrite, with the original ElizaOS
+server's paths, size caps and allowed file types."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A streaming multipart receiver with a hard size cap (trio-stack notes §4).
+"""A streaming multipart receiver with a hard size cap.
 
 Quart does not enforce MAX_CONTENT_LENGTH on chunked bodies and python-multipart's `max_size`
 truncates silently, so this counts every byte itself: a declared Content-Length over the cap

@@ -1,4 +1,4 @@
-"""`attachmentsToApiUrls` (reference §4.6): absolute paths of stored media become the
+"""ElizaOS's `attachmentsToApiUrls`: absolute paths of stored media become the
 `/media/...` URLs that serve them; everything else passes through unchanged."""
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ class MessagingService(ChannelOps):
         origin: str | None = None,
     ) -> Posted:
         """Store one message and publish it once. A missing channel is auto-created (DM when
-        `metadata.isDm`/`channelType == "DM"`, reference §4.2b) unless `create_channel` is
+        `metadata.isDm`/`channelType == "DM"`, as the original ElizaOS server does for a post to
+        an unknown channel) unless `create_channel` is
         False (then 404 CHANNEL_NOT_FOUND). Raises BadRequest/InvalidId/NotFound.
 
         `also(db, stored_row)` runs in the same write transaction after the message is

@@ -364,7 +364,8 @@ def _log_matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
 
 
 def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:
-    """`messageBroadcast` for a bus message structure: both channelId and roomId (SPEC)."""
+    """`messageBroadcast` for a bus message structure: both channelId and roomId, since
+    clients match a broadcast to its channel by either key."""
     metadata = msg.get("metadata") or {}
     raw = msg.get("raw_message") if isinstance(msg.get("raw_message"), dict) else {}
     agent = msg.get("source_type") == "agent_response"

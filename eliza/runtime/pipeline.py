@@ -67,7 +67,8 @@ async def handle_event(runtime: AgentRuntime, event: Event) -> None:
 
 @dataclass(frozen=True)
 class Turn:
-    """The ids of one incoming message, from this agent's point of view (§4.7)."""
+    """The ids of one incoming message, from this agent's point of view (world and room ids
+    derived per agent from the central server and channel ids, as ElizaOS core does)."""
 
     message: dict[str, Any]
     channel: dict[str, Any]

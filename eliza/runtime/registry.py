@@ -116,7 +116,8 @@ class AgentRegistry:
             await trio.sleep_forever()
 
     async def resume(self) -> None:
-        """Start the agents whose stored desired state is running (SPEC fix 14)."""
+        """Start the agents whose stored desired state is running: those that ran at shutdown
+        run again after a restart, and no others."""
         for record in list(self.records.values()):
             if record.running and record.enabled:
                 try:

@@ -1,4 +1,6 @@
-"""The Sessions API's own error codes (reference §6), in the SPEC's object form."""
+"""The Sessions API's own error codes (`SESSION_NOT_FOUND`, `SESSION_EXPIRED`, ...), as the
+original ElizaOS server names them, in the `{success:false, error:{code, message}}` form
+every other route answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The session timeout rules of reference §6.1, as pure functions of epoch-ms times.
+"""The original sessions API's timeout rules, as pure functions of epoch-ms times.
 
 Nothing here reads a clock or the store, so the rules are tested with plain numbers and the
 service can run on an injected clock.
@@ -85,7 +85,7 @@ def validate_request(config: Any, defaults: SessionSettings) -> dict[str, Any]:
 def merge(
     defaults: SessionSettings, agent: dict[str, Any], request: dict[str, Any]
 ) -> TimeoutConfig:
-    """Request overrides agent overrides server defaults; then clamp (reference §6.1)."""
+    """Request overrides agent overrides server defaults; then clamp to the allowed range."""
 
     def pick(key: str) -> Any:
         for source in (request, agent):

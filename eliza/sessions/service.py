@@ -96,7 +96,8 @@ class SessionService:
     # -- shapes ---------------------------------------------------------------------------
 
     def info(self, row: dict[str, Any], now: int | None = None) -> dict[str, Any]:
-        """SessionInfo (reference §6.2), with `channelId` as the 1.7 original sends it."""
+        """SessionInfo as the original sessions API shows it, with the `channelId` that the 1.7
+        original adds."""
         now = self.clock() if now is None else now
         config = self.config_of(row)
         return {
@@ -282,7 +283,7 @@ class SessionService:
                    metadata: dict[str, Any]) -> Posted:
         meta = {**self.channel_metadata(row), "sessionId": row["id"], **metadata}
         if attachments:
-            meta["attachments"] = attachments  # where agents look for them (§4.3 step 7)
+            meta["attachments"] = attachments  # agents read them from the metadata
         return await self.messaging.post_message(
             channel_id=row["channel_id"], author_id=row["user_id"], content=content,
             source_type="user", raw_message={"content": content, "attachments": attachments},
@@ -341,7 +342,7 @@ class SessionService:
 
 
 def simplify(message: dict[str, Any]) -> dict[str, Any]:
-    """A channel message as the session messages route shows it (reference §6.2)."""
+    """A channel message as the original session messages route shows it."""
     return {
         "id": message["id"],
         "content": message["content"],

@@ -1,5 +1,5 @@
 """The session sweeper: deletes expired sessions every SESSION_CLEANUP_INTERVAL_MINUTES and
-flags those near expiry (reference §6.1). Requests delete an expired session they touch
+flags those near expiry. Requests delete an expired session they touch
 anyway; the sweeper keeps sessions nobody touches from piling up in the store.
 
 Start it in a nursery the server owns: `await nursery.start(run_session_sweeper, sessions)`.

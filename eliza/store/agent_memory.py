@@ -1,6 +1,6 @@
 """Queries for the agent-side tables: worlds, rooms, entities, participants, memories.
 
-These are one agent's own view of the conversation (reference §4.3, §8.2): ids are derived
+These are one agent's own view of the conversation, as in ElizaOS: ids are derived
 with `create_unique_uuid`, so each agent has its own rows for the same central channel.
 """
 

@@ -1,4 +1,4 @@
-"""Queries behind the memory, rooms, worlds and agent-log routes (reference §3.1, §3.3).
+"""Queries behind the memory, rooms, worlds and agent-log routes.
 
 Rows come back in the ElizaOS JSON shapes: memories and rooms with epoch-ms `createdAt`,
 logs with an ISO `createdAt`. Every query is scoped to one agent's own rows.

@@ -42,7 +42,7 @@ def _decode(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def insert_channel(db: Transaction, channel: dict[str, Any], participants: list[str]) -> None:
-    """Insert a channel and its participants together (reference §8.3 createChannel)."""
+    """Insert a channel and its participants together, as ElizaOS's `createChannel` does."""
     row = dict(channel)
     row["metadata"] = _dumps(row.get("metadata"))
     db.insert("channels", row)
@@ -133,7 +133,8 @@ def agent_view(
     db: Transaction, channel_id: str, agent_id: str, server_id: str
 ) -> tuple[dict[str, Any] | None, bool, bool]:
     """What an agent's turn needs in one read: the channel, whether the agent participates
-    in it, and whether it is subscribed to the message server (reference §4.3 steps 2-3)."""
+    in it, and whether it is subscribed to the message server (an agent answers only
+    when both hold)."""
     channel = get_channel(db, channel_id)
     if channel is None:
         return None, False, False
@@ -238,7 +239,7 @@ def get_message(db: Transaction, message_id: str) -> dict[str, Any] | None:
 def update_message(
     db: Transaction, message_id: str, patch: dict[str, Any], now: int
 ) -> dict[str, Any] | None:
-    """Patch with `??` semantics: None keeps the old value (reference §8.3)."""
+    """Patch with `??` semantics: None keeps the old value, as ElizaOS's adapter does."""
     fields: dict[str, Any] = {}
     for column, value in patch.items():
         if value is None:

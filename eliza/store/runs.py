@@ -1,6 +1,6 @@
 """Run logs: each agent turn writes `run_event` rows (started, then completed/error) and one
 `useModel:<TYPE>` row per model call into `logs`; runs are aggregated from them as
-ElizaOS does (reference §3.8)."""
+ElizaOS does, so the runs routes answer as the original's."""
 
 from __future__ import annotations
 

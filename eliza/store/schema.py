@@ -1,7 +1,7 @@
 """The core tables, as a named migration set (plugins that own tables bring their own set).
 
-Tables follow the ElizaOS data model (reference §8). Timestamps are epoch milliseconds;
-JSON documents are stored as TEXT.
+Tables follow the ElizaOS data model (its plugin-sql tables), so ids and shapes line up.
+Timestamps are epoch milliseconds; JSON documents are stored as TEXT.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def m001_agents_servers_logs(db: Database) -> None:
 @core()
 def m002_messaging(db: Database) -> None:
     """Central messaging (channels, participants, messages) and the agent-side tables
-    (worlds, rooms, entities, participants, memories), simplified from reference §8.1-8.2."""
+    (worlds, rooms, entities, participants, memories), simplified from ElizaOS's plugin-sql."""
     db.execute(
         """CREATE TABLE channels (
             id TEXT PRIMARY KEY,
@@ -187,7 +187,7 @@ def m002_messaging(db: Database) -> None:
     )
     db.execute("CREATE INDEX memories_room ON memories(agent_id, type, room_id, created_at)")
     db.execute("CREATE INDEX memories_world ON memories(world_id)")
-    # Runs (reference §3.8) group logs by runId; a column makes a run's detail one lookup.
+    # Runs group logs by runId; a column makes a run's detail one lookup.
     db.execute("ALTER TABLE logs ADD COLUMN run_id TEXT")
     db.execute("CREATE INDEX logs_run ON logs(agent_id, run_id)")
     db.execute("CREATE INDEX logs_agent_type ON logs(agent_id, type, created_at)")
@@ -195,7 +195,7 @@ def m002_messaging(db: Database) -> None:
 
 @core()
 def m003_sessions(db: Database) -> None:
-    """Sessions API state (reference §6), stored so sessions survive a restart (SPEC fix 9).
+    """Sessions API state, stored so sessions survive a restart.
     A session dies with its agent or its channel: it could not be used without them."""
     db.execute(
         """CREATE TABLE sessions (

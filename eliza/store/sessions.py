@@ -1,4 +1,4 @@
-"""Queries for the `sessions` table (the Sessions API, reference §6; persisted: SPEC fix 9).
+"""Queries for the `sessions` table (the Sessions API; stored so sessions survive a restart).
 
 Every function takes a `Transaction` first and runs synchronously; callers go
 through `Store.read` / `Store.write`. Times are epoch ms; `metadata` and `timeout_config` are

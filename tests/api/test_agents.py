@@ -1,5 +1,6 @@
 """`/api/agents`: the default agent, the create -> start -> stop -> delete cycle, PATCH,
-secrets (SPEC fix 10) and where characters may come from (SPEC fix 11)."""
+secrets (never echoed back in clear) and where characters may come from (the characters
+directory and public URLs only)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from eliza.server import AgentServer
 LOCAL = {"client": ("127.0.0.1", 40000)}
 JSON = {"Content-Type": "application/json"}
 
-# The keys the 1.7.2 original answers for GET /api/agents/:id (oracle/raw_shapes.out).
+# The keys the 1.7.2 original answers for GET /api/agents/:id.
 AGENT_KEYS = {"id", "enabled", "server_id", "createdAt", "updatedAt", "name", "username", "bio",
               "messageExamples", "postExamples", "topics", "adjectives", "knowledge", "plugins",
               "settings", "style", "status"}
@@ -229,7 +230,7 @@ async def test_process_environment_never_leaks_into_an_agent(
         assert os.environ["LEAKY_PROCESS_SECRET"] == "proc-value-1"
 
 
-# -- characterPath (SPEC fix 11) --------------------------------------------------------
+# -- characterPath: the characters directory and public URLs only -----------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every error status of SPEC "Response envelopes" that exists so far: always JSON
+"""Every error status the server answers: always JSON
 `{success: false, error: {code, message, details?}}` with a stable code."""
 
 from __future__ import annotations

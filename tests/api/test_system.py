@@ -1,5 +1,6 @@
-"""`/api/system`: the version route, and env/local (SPEC fix 12: loopback only while auth
-is off; reads and writes only $ELIZA_DATA_DIR/.env; a write merges keys)."""
+"""`/api/system`: the version route, and env/local (it can write the server's
+`.env`, so: local clients only while auth is off; reads and writes only
+$ELIZA_DATA_DIR/.env; a write merges keys)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Reference §4.6 end to end, against a real `hypercorn -k trio` process: attachments that
-are absolute paths of stored media (data dir's generated/, uploads/agents/,
+"""The attachment URL rewrite end to end, against a real `hypercorn -k trio` process:
+attachments that are absolute paths of stored media (data dir's generated/, uploads/agents/,
 uploads/channels/ as `<id>/<file>`) reach every client as the `/media/...` URL that serves
 the very same bytes: in the REST answers (post, channel list, single message, patch), in the
 socket `messageBroadcast` (to the sender and to the other sockets in the room), in session
@@ -468,7 +468,7 @@ def test_agent_memory_of_socket_message_holds_url(srv: LiveServer, http: httpx.C
     assert fetch(http, url) == PDF
 
 
-# -- sessions (reference §4.3 step 7: the same transform on the sessions route) --------------
+# -- sessions (the same transform on the sessions route) -------------------------------------
 
 
 def test_session_message_attachment_path_becomes_url(srv: LiveServer,

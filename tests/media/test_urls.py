@@ -1,4 +1,5 @@
-"""attachments_to_urls (reference §4.6): stored media paths become `/media/...` URLs."""
+"""attachments_to_urls (ElizaOS's `attachmentsToApiUrls`): stored media paths become
+`/media/...` URLs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Worlds (`GET /api/agents/worlds`, SPEC fix 2; create; patch), agent logs, and the url
-map: none of these routes shadows another."""
+"""Worlds (`GET /api/agents/worlds`, not taken for an agent id; create; patch), agent logs,
+and the url map: none of these routes shadows another."""
 
 from __future__ import annotations
 

@@ -124,7 +124,8 @@ async def test_concurrent_posts_get_one_ordered_reply_each(
                 assert isinstance(event, NewMessage)
                 published.append(event)
         published += [e for e in drain(events) if isinstance(e, NewMessage)]
-    # Exactly one bus event per stored message (SPEC fix 5): 20 user + 20 agent.
+    # Exactly one bus event per stored message (one stored message = one bus event = one agent
+    # turn): 20 user + 20 agent.
     assert len(published) == 2 * count
     assert len({e.message["id"] for e in published}) == 2 * count
     runs = await agent_server.store.read(lambda db: list(db.query(

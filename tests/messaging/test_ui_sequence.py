@@ -1,4 +1,5 @@
-"""The web UI's chat sequence (oracle/ui_trace.log) with the default agent, over REST."""
+"""The requests the web UI (`@elizaos/client` 1.7.2) makes when a user chats with the default
+agent, over REST."""
 
 from __future__ import annotations
 

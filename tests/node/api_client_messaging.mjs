@@ -33,7 +33,8 @@ out.participants = await m.getChannelParticipants(group.id);
 out.removeAgent = await m.removeAgentFromChannel(group.id, agentId);
 out.participantsAfter = await m.getChannelParticipants(group.id);
 
-// A DM with the agent: postMessage returns the stored message (SPEC fix 13).
+// A DM with the agent: postMessage returns the stored message (the server takes the author
+// from X-Entity-Id, since this client sends only content and metadata).
 out.posted = await m.postMessage(out.dm.id, 'I feel anxious about my work', {});
 let listed = [];
 for (let i = 0; i < 250 && listed.length < 2; i++) {

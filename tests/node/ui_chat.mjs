@@ -12,7 +12,9 @@ const stamp = (what) => { out.timeline = out.timeline ?? []; out.timeline.push([
 
 const browser = await puppeteer.launch({
   executablePath: '/usr/bin/chromium',
-  headless: false, // the flags below carry --headless, as SPEC's Chromium recipe gives them
+  // The args carry --headless with the flags Chromium needs as root in CI (without the
+  // background-networking ones it floods refused outside connections).
+  headless: false,
   userDataDir: cfg.userDataDir,
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -4,7 +4,6 @@ streamed chunks reach a real Socket.IO client (python-socketio) before the final
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -19,16 +18,17 @@ from .fake_openai import FakeOpenAI
 
 
 def chat_over_socket(url: str, user: str, channel_id: str, text: str) -> list[tuple[str, Any]]:
-    """Join the channel, send one message, collect events until messageComplete."""
+    """Join the channel, send one message, collect events until messageComplete, and then
+    until nothing the agent's turn sent can still be on its way."""
     events: list[tuple[str, Any]] = []
-    complete = threading.Event()
+    completed = threading.Semaphore(0)
     sio = socketio.Client()
     sio.on("messageStreamChunk", lambda data: events.append(("chunk", data)))
     sio.on("messageBroadcast", lambda data: events.append(("broadcast", data)))
 
     def on_complete(data: Any) -> None:
         events.append(("complete", data))
-        complete.set()
+        completed.release()
 
     sio.on("messageComplete", on_complete)
     sio.connect(url, auth={"entityId": user}, transports=["websocket"], wait_timeout=10)
@@ -40,10 +40,17 @@ def chat_over_socket(url: str, user: str, channel_id: str, text: str) -> list[tu
             "channelId": channel_id, "messageServerId": DEFAULT_SERVER_ID,
             "messageId": str(uuid.uuid4()), "source": "client_chat", "metadata": {"isDm": True},
         }})
-        assert complete.wait(30), f"no messageComplete; got {events}"
-        time.sleep(0.1)  # anything sent after completion would be a bug; give it a moment
+        assert completed.acquire(timeout=30), f"no messageComplete; got {events}"
+        # Anything sent after completion would be a bug. A second messageComplete, asked for
+        # over REST, reaches the sockets through the same bus after everything the turn
+        # published: once it is here, any such event is here too.
+        httpx.post(f"{url}/api/messaging/complete", json={"channel_id": channel_id},
+                   timeout=10).raise_for_status()
+        assert completed.acquire(timeout=10), f"no second messageComplete; got {events}"
     finally:
         sio.disconnect()
+    marker = max(i for i, (kind, _) in enumerate(events) if kind == "complete")
+    del events[marker]
     return events
 
 

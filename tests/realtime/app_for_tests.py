@@ -111,6 +111,7 @@ async def whoami(sock: Socket) -> dict[str, Any]:
 @app.get("/test/stats")
 async def stats() -> dict[str, Any]:
     s = sio.statistics()
+    engine = sio._engine.sessions
     return {
         "sockets": s.sockets,
         "rooms": s.rooms,
@@ -120,6 +121,10 @@ async def stats() -> dict[str, Any]:
         "direct": s.direct,
         "connects": len(connects),
         "disconnects": disconnects,
+        # Engine.IO sids the engine still holds (dropped once a session has fully ended),
+        # and those with a long poll waiting.
+        "engine_sessions": sorted(engine),
+        "polls_waiting": sorted(sid for sid, session in engine.items() if session.poll_busy),
     }
 
 

@@ -65,6 +65,17 @@ class LiveServer:
         sids: list[str] = self.stats()["disconnects"]
         return sids
 
+    def engine_sessions(self) -> list[str]:
+        """Engine.IO sids the server still holds; a session leaves once it has fully ended
+        (its on_disconnect done, its heartbeat stopped)."""
+        sids: list[str] = self.stats()["engine_sessions"]
+        return sids
+
+    def polls_waiting(self) -> list[str]:
+        """Engine.IO sids with a long poll held open by the server."""
+        sids: list[str] = self.stats()["polls_waiting"]
+        return sids
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -25,6 +25,19 @@ async def wait_disconnected(server: LiveServer, sid: str) -> None:
                      message=f"{sid} to reach on_disconnect")
 
 
+async def wait_session_ended(server: LiveServer, eio_sid: str) -> None:
+    """Until the server has let go of this Engine.IO session: after that nothing of it is
+    left to run (a second on_disconnect included)."""
+    await wait_until(lambda: eio_sid not in server.engine_sessions(), within=5, interval=0.05,
+                     message=f"Engine.IO session {eio_sid} to end")
+
+
+async def wait_poll_waiting(server: LiveServer, eio_sid: str) -> None:
+    """Until the server holds a long poll open for this Engine.IO session."""
+    await wait_until(lambda: eio_sid in server.polls_waiting(), within=5, interval=0.02,
+                     message=f"a long poll of {eio_sid} to be waiting")
+
+
 def parse_open(text: str) -> dict[str, Any]:
     assert text.startswith("0"), text
     data: dict[str, Any] = json.loads(text[1:])

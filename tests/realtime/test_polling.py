@@ -13,7 +13,13 @@ import pytest
 import trio
 
 from .conftest import LiveServer
-from .raw import Polling, open_polling, wait_disconnected
+from .raw import (
+    Polling,
+    open_polling,
+    wait_disconnected,
+    wait_poll_waiting,
+    wait_session_ended,
+)
 
 
 async def test_handshake(server: LiveServer) -> None:
@@ -93,7 +99,7 @@ async def test_overlapping_poll_is_refused_and_closes_the_session(server: LiveSe
         with trio.fail_after(5):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pending_get)
-                await trio.sleep(0.2)
+                await wait_poll_waiting(server, polling.sid)
                 second = await polling.client.get(polling.url)
         assert second.status_code == 400
         assert first[0].text == "1"  # the pending poll is answered with a close packet
@@ -171,5 +177,5 @@ async def test_client_vanishing_mid_poll_is_cleaned_up(server: LiveServer) -> No
         with trio.move_on_after(0.3):
             await polling.get()  # cancelled: httpx drops the connection mid-poll
     await wait_disconnected(server, sid)
-    await trio.sleep(0.2)
+    await wait_session_ended(server, polling.sid)
     assert server.disconnects().count(sid) == 1

@@ -19,6 +19,8 @@ from .raw import (
     open_raw_websocket,
     parse_open,
     wait_disconnected,
+    wait_poll_waiting,
+    wait_session_ended,
     websocket_rejection,
     ws_connect_socketio,
 )
@@ -70,7 +72,7 @@ async def test_upgrade_from_polling(server: LiveServer) -> None:
         with trio.fail_after(5):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(long_poll)
-                await trio.sleep(0.1)
+                await wait_poll_waiting(server, polling.sid)
                 async with open_raw_websocket(server, sid=polling.sid) as ws:
                     await ws.send_message("2probe")
                     assert await ws.get_message() == "3probe"
@@ -171,7 +173,7 @@ async def test_message_over_max_payload_closes(fast_server: LiveServer) -> None:
 async def test_client_vanishing_mid_websocket_is_cleaned_up(server: LiveServer) -> None:
     with trio.fail_after(10):
         async with open_raw_websocket(server) as ws:
-            await ws.get_message()
+            eio_sid = parse_open(str(await ws.get_message()))["sid"]
             sid = await ws_connect_socketio(ws)
             await ws.get_message()  # welcome
             rooms_before = server.stats()["rooms"]
@@ -181,7 +183,7 @@ async def test_client_vanishing_mid_websocket_is_cleaned_up(server: LiveServer) 
             # Drop the TCP connection without a close handshake.
             await ws._stream.aclose()
         await wait_disconnected(server, sid)
-        await trio.sleep(0.2)
+        await wait_session_ended(server, eio_sid)
         assert server.disconnects().count(sid) == 1
         assert server.stats()["rooms"] == rooms_before
 

@@ -1,5 +1,5 @@
-"""End to end against a real `hypercorn -k trio` process: sessions survive a restart (SPEC
-fix 9), persisted expiry gives 410, and the published api-client's sessions methods work."""
+"""End to end against a real `hypercorn -k trio` process: sessions survive a restart,
+persisted expiry gives 410, and the published api-client's sessions methods work."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ async def test_api_client_sessions_methods(live_server: Any) -> None:
     assert created["channelId"]
     assert created["metadata"] == {"platform": "node"}
     assert out["session"]["sessionId"] == created["sessionId"]
-    # sendMessage/sendMessageSync return `data` (SPEC fix 13), shaped as MessageResponse
+    # sendMessage/sendMessageSync return `data`, shaped as MessageResponse (the original
+    # sends no `data`, so this client's calls would yield nothing)
     sent = out["sent"]
     assert sent["success"] is True
     assert sent["userMessage"]["content"] == "Hello, I feel tired"
