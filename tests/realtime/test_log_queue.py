@@ -21,7 +21,7 @@ import trio.testing
 
 from conftest import make_settings, open_app
 from eliza.realtime import hub as hub_module
-from eliza.realtime.hub import RealtimeHub
+from eliza.realtime.hub import LOG_QUEUE, RealtimeHub
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 # A queue smaller than a socket's outbox (256 packets), so the streamed backlog fits in it.
@@ -136,3 +136,13 @@ async def test_a_burst_from_another_thread_streams_the_newest_entries_once(
         assert hub.log_entries_dropped - dropped_before == lines - SMALL_QUEUE
         assert counting.scheduled == 1  # one drain for the whole burst
 
+
+async def test_a_subscriber_survives_a_full_log_queue(tmp_path: Path) -> None:
+    # With the default sizes: a backlog as large as the queue allows is streamed to the
+    # subscriber at once, and must not overflow its connection (which would drop it).
+    async with open_app(make_settings(tmp_path)) as app:
+        hub, sock = await subscribed(app)
+        lines = LOG_QUEUE + 10
+        burst_while_trio_is_blocked(hub, lines)
+        await sock.until("log_stream", lambda d: d["payload"]["msg"] == f"line {lines - 1}")
+        assert streamed_lines(sock)[-1] == f"line {lines - 1}"
