@@ -45,8 +45,10 @@ ROOM_JOINING = 1
 SEND_MESSAGE = 2
 HUB_BUS_CAPACITY = 4096
 # Log entries waiting to be streamed. Entries come from any thread; past this many not yet
-# streamed, the oldest are dropped (and counted) rather than queueing without bound.
-LOG_QUEUE = 1024
+# streamed, the oldest are dropped (and counted) rather than queueing without bound. One drain
+# sends them all to each subscriber at once, so it stays well below a socket's outbox (256
+# packets), which would otherwise be overrun by a burst and the subscriber dropped.
+LOG_QUEUE = 128
 
 
 class RealtimeHub:
