@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -99,6 +99,10 @@ class Settings:
     model_timeout: float = 60.0
     socket_ping_interval: float = 25.0
     socket_ping_timeout: float = 20.0
+    # What an agent owes and has not answered when it starts is answered within these
+    # bounds; a message past them is given up, logged and listed in the agent's logs.
+    owed_max_age_minutes: float = 60.0
+    owed_max_count: int = 5000
     # Everything read, for lookups by name (character settings fall back to nothing here).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -199,8 +203,23 @@ class Settings:
             model_timeout=float(get("ELIZA_MODEL_TIMEOUT") or 60),
             socket_ping_interval=float(get("ELIZA_SOCKET_PING_INTERVAL") or 25),
             socket_ping_timeout=float(get("ELIZA_SOCKET_PING_TIMEOUT") or 20),
+            owed_max_age_minutes=_number(get, "ELIZA_OWED_MAX_AGE_MINUTES", 60.0),
+            owed_max_count=int(_number(get, "ELIZA_OWED_MAX_COUNT", 5000)),
             raw=dict(env),
         )
+
+
+def _number(get: Callable[[str], str | None], name: str, default: float) -> float:
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name} is not a number: {text!r}") from exc
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number >= 0, not {text!r}")
+    return value
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

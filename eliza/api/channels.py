@@ -12,6 +12,8 @@ from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
 from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
 
+NO_RECIPIENT = "No running agent takes part in this channel, so none will answer now"
+
 bp = Blueprint("channels", __name__)
 
 MAX_LIST = 1000  # the web UI and api-client page with limit; at least 1000 must work
@@ -117,11 +119,16 @@ async def post_message(channel_id: str) -> Any:
     answer: dict[str, Any] = {"success": True, "userMessage": posted.message,
                               "data": posted.message}
     if str(body.get("transport") or body.get("mode") or "") in ("http", "sync"):
-        # 1.7's synchronous transport: wait (bounded) for the agent's answer.
-        answer["agentResponse"] = await srv.messaging.wait_for_reply(
-            channel_id, posted.message["id"],
-            within=min(HTTP_TRANSPORT_WAIT, srv.settings.turn_timeout),
-        )
+        # 1.7's synchronous transport: wait (bounded) for the agent's answer, unless no
+        # running agent took the message in (then nothing can answer: say so at once).
+        if posted.created and not posted.recipients:
+            answer["agentResponse"] = None
+            answer["agentResponseReason"] = NO_RECIPIENT
+        else:
+            answer["agentResponse"] = await srv.messaging.wait_for_reply(
+                channel_id, posted.message["id"],
+                within=min(HTTP_TRANSPORT_WAIT, srv.settings.turn_timeout),
+            )
     return answer, 201
 
 

@@ -114,9 +114,14 @@ async def send_message(session_id: str) -> Any:
             message = posted.message
             answer: dict[str, Any] = {"success": True, "userMessage": message,
                                       "sessionStatus": status}
-            # (a replayed message may have been answered before: then look in the store)
-            answer["agentResponse"] = await wait_for_agent(
-                service, row, message["id"], watching if posted.created else None)
+            if posted.created and not posted.recipients:
+                # The session's agent is not running: nothing can answer, say so at once.
+                answer["agentResponse"] = None
+                answer["agentResponseReason"] = "The session's agent is not running"
+            else:
+                # (a replayed message may have been answered before: look in the store)
+                answer["agentResponse"] = await wait_for_agent(
+                    service, row, message["id"], watching if posted.created else None)
     else:
         posted = await service.post(row, content, attachments, metadata)
         message = posted.message

@@ -32,6 +32,7 @@ from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..media.urls import attachments_to_urls
 from ..store import message_servers as sq
 from ..store import messaging as mq
+from ..store import owed
 from .channels import ChannelOps, auto_channel
 from .shapes import message_json
 
@@ -53,6 +54,9 @@ class Posted:
     struct: dict[str, Any]
     created: bool
     channel: dict[str, Any]
+    # The running agents the message was routed to: each takes it in now and decides
+    # whether to answer (empty for a replay, or when no running agent takes part).
+    recipients: frozenset[str] = frozenset()
 
 
 def _uuid(value: Any, what: str) -> str:
@@ -143,10 +147,10 @@ class MessagingService(ChannelOps):
             "updated_at": now,
         }
 
-        # The running agents, filled under the order lock just before the write, to route
-        # the message to those taking part in the channel (the bus's state belongs to trio,
-        # so it is read here, not in the writer thread).
-        running: set[str] = set()
+        # Every agent, read under the order lock just before the write: those that take part
+        # in the channel owe the message (running or not: a stopped agent answers it when it
+        # starts), recorded in the transaction that stores it, and it is routed to them.
+        known: set[str] = set()
 
         def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
             channel = mq.get_channel(db, channel_id)
@@ -164,20 +168,23 @@ class MessagingService(ChannelOps):
             stored, created = mq.insert_message(db, row)
             if also is not None:
                 also(db, stored)
-            agents = mq.channel_agents(db, channel_id, channel["message_server_id"],
-                                       running) if created else []
-            return channel, stored, created, agents
+            owing: list[str] = []
+            if created:
+                owing = mq.channel_agents(db, channel_id, channel["message_server_id"], known)
+                owed.owe(db, stored["id"], stored["created_at"], owing)
+            return channel, stored, created, owing
 
         async with self._order:
-            running.update(self.bus.addresses())
-            running.discard(author_id)
-            channel, stored, created, agents = await self.store.write(write)
+            known.update(self.agents.agent_ids())
+            known.discard(author_id)
+            channel, stored, created, owing = await self.store.write(write)
             struct = message_struct(stored, channel["message_server_id"])
+            running = set(self.bus.addresses())
             if created:
-                route = MessageRoute(frozenset(agents), channel)
+                route = MessageRoute(frozenset(owing), channel)
                 self.bus.publish(NewMessage(struct, route=route, origin=origin))
         return Posted(message_json(stored, channel["message_server_id"]), struct, created,
-                      channel)
+                      channel, frozenset(a for a in owing if a in running))
 
     def _with_media_urls(self, holder: dict[str, Any]) -> dict[str, Any]:
         """Attachments that are paths of stored media become their `/media/...` URLs

@@ -12,12 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..bus import AGENT_EVENTS, Event, MessageBus, Subscription
+from .. import ids
+from ..bus import (
+    AGENT_EVENTS,
+    Event,
+    MessageBus,
+    MessageRoute,
+    NewMessage,
+    Subscription,
+    message_struct,
+)
 from ..clock import now_ms
 from ..errors import ModelNotAvailable
 from ..settings import Settings
-from ..store import Store
-from .catchup import missed_messages
+from ..store import Store, Transaction
+from ..store import owed as owed_store
+from ..store.runs import insert_log
 from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
 
@@ -25,6 +35,9 @@ if TYPE_CHECKING:
     from .ports import AgentDirectory, Replies
 
 log = logging.getLogger(__name__)
+
+OWED_BATCH = 100  # owed messages read from the store at a time
+INBOX_CAPACITY = 1024  # bus events an agent buffers; past that it reads from the store
 
 TurnHandler = Callable[["AgentRuntime", Event], Awaitable[None]]
 ChunkCallback = Callable[[str, int], Awaitable[None]]
@@ -74,6 +87,8 @@ class AgentRuntime:
         self.stats = TurnStats()
         self._inbox: Subscription | None = None
         self.stopping = False
+        # Set once the agent has taken in what it owed when it started (tests, status).
+        self.caught_up = trio.Event()
         # Gives the agent's memories their vectors, when it has a TEXT_EMBEDDING model.
         self.embeddings = EmbeddingIndexer.for_runtime(self)
         self.log = logging.LoggerAdapter(
@@ -151,47 +166,90 @@ class AgentRuntime:
 
     def open_inbox(self) -> None:
         self.stopping = False
+        self._subscribe()
+
+    def _subscribe(self) -> Subscription:
         # Only the events its turn acts on, and only the messages routed to it.
         self._inbox = self.bus.subscribe(f"agent:{self.name}", AGENT_EVENTS,
-                                                address=self.agent_id)
+                                         capacity=INBOX_CAPACITY, address=self.agent_id)
+        return self._inbox
 
     async def run(self) -> None:
-        """Consume the inbox until `close_inbox` is called. A crash (such as falling behind
-        the inbox) propagates to the supervisor, which restarts the agent; a failing turn
-        does not."""
-        if self._inbox is None:
-            self.open_inbox()
-        inbox = self._inbox
-        assert inbox is not None
+        """Take in what the agent owes, then consume the inbox, until `close_inbox` is
+        called. The inbox is only a cache of the owed list in the store: when it overflows,
+        the agent subscribes again and reads what it owes from the store. A failing turn is
+        recorded and the agent goes on; a crash propagates to the supervisor."""
         async with trio.open_nursery() as nursery:
             if self.embeddings is not None:
                 nursery.start_soon(self.embeddings.run)
             else:
                 await EmbeddingIndexer.release(self)
-            with inbox:
-                for missed in await self._missed_messages():
-                    if self.stopping:
-                        break
-                    await self.run_turn(missed)
-                async for event in inbox:
-                    if self.stopping:  # events still queued when the stop came are dropped
-                        break
-                    await self.run_turn(event)
-                    if self.embeddings is not None:
-                        self.embeddings.wake()
+            first = True
+            while True:
+                inbox = self._inbox if self._inbox is not None else self._subscribe()
+                with inbox:
+                    await self._take_owed(expire=first)
+                    first = False
+                    self.caught_up.set()
+                    async for event in inbox:
+                        if self.stopping:  # still owed in the store: taken in on restart
+                            break
+                        await self.run_turn(event)
+                        if self.embeddings is not None:
+                            self.embeddings.wake()
+                self._inbox = None
+                if self.stopping or not inbox.overflowed:
+                    break
+                self.log.warning("%s fell behind its inbox; taking in what it owes from the "
+                                 "store", self.name)
             nursery.cancel_scope.cancel()
-        self._inbox = None
-        if inbox.overflowed and not self.stopping:
-            raise RuntimeError(f"agent {self.name} fell behind its inbox")
 
-    async def _missed_messages(self) -> list[Event]:
-        """Messages stored for this agent that it never took in (`catchup`)."""
+    async def _take_owed(self, *, expire: bool) -> None:
+        """Take in, in the order they were stored, the messages the store says this agent
+        owes: those its inbox never had (posted while it was stopped or the server was down)
+        or lost. One it takes in again through the inbox is skipped by the turn. With
+        `expire` (when the agent starts), what it owes past the bounds is given up first."""
         if self.turn_handler is None:
-            return []
-        events = await self.store.read(missed_messages, self.agent_id, now_ms())
-        if events:
-            self.log.info("%s catches up on %d message(s)", self.name, len(events))
-        return list(events)
+            return
+        after = 0
+        while True:
+            if expire:
+                batch = await self.store.write(self._expire_then_read)
+                expire = False
+            else:
+                batch = await self.store.read(owed_store.next_owed, self.agent_id, after,
+                                              OWED_BATCH)
+            if not batch:
+                return
+            for item in batch:
+                if self.stopping:
+                    return
+                after = item.seq
+                struct = message_struct(item.message, item.channel["message_server_id"])
+                await self.run_turn(NewMessage(
+                    struct, route=MessageRoute(frozenset({self.agent_id}), item.channel)))
+
+    def _expire_then_read(self, db: Transaction) -> list[owed_store.Owed]:
+        """Give up what the agent owes past the bounds (age, count), each with a log line
+        and a row in the agent's logs (never dropped in silence); then the first batch of
+        what it still owes. One transaction, so an agent start costs one round trip."""
+        agent_id = self.agent_id
+        now = now_ms()
+        dropped = owed_store.expire(
+            db, agent_id, older_than=now - int(self.settings.owed_max_age_minutes * 60_000),
+            keep=self.settings.owed_max_count)
+        for item in dropped:
+            insert_log(db, log_id=ids.new_uuid(), agent_id=agent_id, entity_id=agent_id,
+                       room_id=ids.create_unique_uuid(agent_id, item.channel_id),
+                       type_="owed_message_dropped", created_at=now, run_id=None,
+                       body={"messageId": item.message_id, "channelId": item.channel_id,
+                             "reason": item.reason})
+        if dropped:
+            # Logged from the writer thread: the log capture is thread-safe.
+            self.log.warning("%s gave up %d owed message(s) on start: %s", self.name,
+                             len(dropped), "; ".join(f"{d.message_id} ({d.reason})"
+                                                     for d in dropped[:10]))
+        return owed_store.next_owed(db, agent_id, 0, OWED_BATCH)
 
     def close_inbox(self) -> None:
         """Finish the turn in progress, then return from `run`."""

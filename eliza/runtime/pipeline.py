@@ -33,6 +33,7 @@ from ..bus import (
 from ..clock import now_ms
 from ..store import agent_memory as am
 from ..store import messaging as mq
+from ..store import owed
 from ..store.runs import insert_log
 from .models import ModelType
 
@@ -127,9 +128,10 @@ async def on_new_message(
         return
     else:
         channel = route.channel
-    # A routed message is checked again when taken in, so an agent removed from the channel
-    # (or unsubscribed from the server) while the message waited in its inbox skips it.
-    recheck = route is not None
+    # A routed message is owed (the messaging service wrote that in the transaction that
+    # stored it); it is checked again when taken in, so an agent removed from the channel (or
+    # unsubscribed from the server) while the message waited skips it.
+    owed_path = route is not None
     turn = Turn(msg, channel, server_id, stable_cuu(agent_id, server_id),
                 stable_cuu(agent_id, msg["channel_id"]), stable_cuu(agent_id, msg["author_id"]),
                 cuu(agent_id, f"{msg['id']}-{agent_id}"))
@@ -139,13 +141,23 @@ async def on_new_message(
     started = now_ms()
     incoming = _incoming(runtime, turn, room_type)
 
+    message_id = str(msg["id"])
+
     def take_in(db: Any) -> list[dict[str, Any]] | None:
-        if recheck and not mq.takes_part(db, turn.channel_id, agent_id, server_id):
-            return None
-        if not am.take_in(db, incoming,
-                          stable_cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")):
+        participant = stable_cuu(agent_id, f"{turn.entity_id}:{turn.room_id}")
+        if owed_path:
+            if not owed.is_owed(db, agent_id, message_id):
+                return None  # settled already (answered or taken in): no second turn
+            if not mq.takes_part(db, turn.channel_id, agent_id, server_id):
+                owed.settle(db, agent_id, message_id)  # it left the channel meanwhile
+                return None
+            # A memory left by a turn that was cut short by a stop is kept as it is.
+            am.take_in(db, incoming, participant)
+        elif not am.take_in(db, incoming, participant):
             return None  # seen before: no second turn for one message
         if not respond:
+            if owed_path:
+                owed.settle(db, agent_id, message_id)
             return []
         _log(db, runtime, turn, run_id, "run_event", {"status": "started", "startTime": started})
         return am.recent_memories(db, agent_id, turn.room_id, HISTORY)
@@ -154,16 +166,28 @@ async def on_new_message(
     if history is None or not respond:
         return
     try:
-        # A turn that answers records its end in the transaction that stores the reply.
-        await _answer(runtime, turn, run_id, history, started)
+        # A turn that answers records its end, and settles what it owed, in the transaction
+        # that stores the reply.
+        await _answer(runtime, turn, run_id, history, started, owed_path)
+    except AlreadyAnswered:
+        return  # another turn of the same message stored its reply first
     except BaseException as exc:
         status = "timeout" if isinstance(exc, trio.Cancelled) else "error"
         error = f"{type(exc).__name__}: {exc}"
+        # Cut short by a stop (or shutdown), the message stays owed and is answered when the
+        # agent runs again; a turn that failed or ran out of time is over.
+        settle = owed_path and not (isinstance(exc, trio.Cancelled) and runtime.stopping)
         # The UI keeps its input disabled until it hears the turn is over, even a failed one.
         runtime.replies.complete(turn.channel_id, server_id)
         body = _ended(started, status, error)
+
+        def end_run(db: Any) -> None:
+            _log(db, runtime, turn, run_id, "run_event", body)
+            if settle:
+                owed.settle(db, agent_id, message_id)
+
         with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE):
-            await store.write(lambda db: _log(db, runtime, turn, run_id, "run_event", body))
+            await store.write(end_run)
         raise
     runtime.replies.complete(turn.channel_id, server_id)
 
@@ -175,9 +199,14 @@ def _ended(started: int, status: str, error: str | None = None) -> dict[str, Any
             "duration": ended - started, **({"error": error} if error else {})}
 
 
+class AlreadyAnswered(Exception):
+    """The message was settled by another turn before this one stored its reply; raised in
+    the reply's transaction, so the second reply is rolled back."""
+
+
 async def _answer(
     runtime: AgentRuntime, turn: Turn, run_id: str, history: list[dict[str, Any]],
-    started: int,
+    started: int, owed_path: bool,
 ) -> None:
     """Generate and post the reply. One transaction stores the reply, the agent's memory
     of it, the model call's log and the run's `completed` run_event (the messaging
@@ -206,6 +235,8 @@ async def _answer(
     agent_id = runtime.agent_id
 
     def record(db: Any, posted: dict[str, Any] | None) -> None:
+        if owed_path and not owed.settle(db, agent_id, str(msg["id"])):
+            raise AlreadyAnswered(str(msg["id"]))
         _log(db, runtime, turn, run_id, f"useModel:{ModelType.TEXT_LARGE.value}", model_log)
         if posted is not None:
             am.insert_memory(db, {

@@ -310,24 +310,3 @@ def count_messages(db: Transaction, channel_id: str) -> int:
     ))
     return int(rows[0]["n"])
 
-
-def messages_for_agent_since(
-    db: Transaction, agent_id: str, since: int, limit: int
-) -> list[tuple[dict[str, Any], str]]:
-    """Messages by others created at or after `since` (epoch ms) in the channels the agent
-    takes part in, posted since it joined them, on message servers it is subscribed to,
-    oldest first: (row, server id)."""
-    rows = db.query(
-        """SELECT m.*, c.message_server_id AS _server_id FROM central_messages m
-            JOIN channel_participants p ON p.channel_id = m.channel_id AND p.user_id = ?
-            JOIN channels c ON c.id = m.channel_id
-            JOIN server_agents sa ON sa.server_id = c.message_server_id AND sa.agent_id = ?
-            WHERE m.created_at >= ? AND m.created_at >= p.joined_at AND m.author_id != ?
-            ORDER BY m.created_at, m.rowid LIMIT ?""",
-        [agent_id, agent_id, since, agent_id, limit],
-    )
-    out: list[tuple[dict[str, Any], str]] = []
-    for row in rows:
-        server_id = str(row.pop("_server_id"))
-        out.append((_decode(row, _JSON_MESSAGE), server_id))
-    return out

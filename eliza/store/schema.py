@@ -337,3 +337,23 @@ def m006_participant_joined_at(db: Database) -> None:
         "ALTER TABLE channel_participants ADD COLUMN joined_at INTEGER NOT NULL DEFAULT 0"
     )
     db.execute("CREATE INDEX memories_agent_created ON memories(agent_id, created_at)")
+
+
+@core()
+def m007_owed_messages(db: Database) -> None:
+    """What each agent owes: a row per (agent, message) it must take in, written in the
+    transaction that stores the message and deleted in the one that settles it (stores the
+    reply, or takes the message in without answering). An agent's inbox is only a cache of
+    this list, so no bus overflow, stop or crash can lose a message it owes. `id` keeps the
+    order in which the messages were stored."""
+    db.execute(
+        """CREATE TABLE owed_messages (
+            id INTEGER PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            message_id TEXT NOT NULL REFERENCES central_messages(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            UNIQUE (agent_id, message_id)
+        )"""
+    )
+    db.execute("CREATE INDEX owed_messages_agent ON owed_messages(agent_id, id)")
+    db.execute("CREATE INDEX owed_messages_message ON owed_messages(message_id)")

@@ -24,6 +24,7 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer, in order
     chunks: tuple[str, ...] = ("Hel", "lo ", "there")
+    delay: float = 0.0  # seconds each chat completion takes (a slow model)
 
     def app(self) -> QuartTrio:
         app = QuartTrio(__name__)
@@ -37,6 +38,8 @@ class FakeOpenAI:
                 status = self.fail_next.pop(0)
                 return {"error": {"message": "try again", "type": "server_error"}}, status, {
                     "Retry-After": "0"}
+            if self.delay:
+                await trio.sleep(self.delay)
             if not body.get("stream"):
                 return {"id": "c1", "object": "chat.completion", "choices": [{
                     "index": 0, "finish_reason": "stop",
