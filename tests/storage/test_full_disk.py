@@ -29,6 +29,13 @@ def server(tmp_path: Path) -> Iterator[TmpfsServer]:
     live.stop()
 
 
+@pytest.fixture
+def api(server: TmpfsServer) -> Iterator[Api]:
+    client = Api(server)
+    yield client
+    client.http.close()
+
+
 class Api:
     def __init__(self, server: TmpfsServer) -> None:
         self.http = httpx.Client(base_url=server.url, timeout=30)
@@ -66,8 +73,8 @@ def assert_insufficient_storage(response: httpx.Response, reason: str, storage: 
     assert storage in body["error"]["message"]
 
 
-def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(server: TmpfsServer) -> None:
-    api = Api(server)
+def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(server: TmpfsServer,
+                                                              api: Api) -> None:
     channel = api.create_channel()
     assert api.post(channel, "before the disk filled").status_code == 201
     uploaded = api.upload(channel)
@@ -103,8 +110,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(server: TmpfsServer
 
 
 def test_a_read_only_uploads_directory_refuses_uploads_until_writable(
-        server: TmpfsServer) -> None:
-    api = Api(server)
+        server: TmpfsServer, api: Api) -> None:
     channel = api.create_channel()
     assert api.upload(channel).status_code == 200
     uploads = server.data_dir / "data" / "uploads" / "channels"
