@@ -106,11 +106,33 @@ class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class InsufficientStorage(ApiError):
+    """A write the data directory cannot take: its disk is full or it is read-only. Only
+    writes fail; reads keep working, and writes work again as soon as space is back or the
+    disk is writable (no restart). `what` names the storage for the client ("the database",
+    "the uploads directory"); the server's own path goes to its log, not to clients."""
+
+    status = 507
+    code = "INSUFFICIENT_STORAGE"
+
+    @classmethod
+    def disk_full(cls, what: str) -> InsufficientStorage:
+        return cls(f"The disk holding {what} is full: writes are refused until space is"
+                   " freed (reads still work)", details={"reason": "DISK_FULL", "storage": what})
+
+    @classmethod
+    def read_only(cls, what: str) -> InsufficientStorage:
+        return cls(f"The disk holding {what} is read-only: writes are refused until it is"
+                   " writable again (reads still work)",
+                   details={"reason": "READ_ONLY", "storage": what})
+
+
 # The one table from an HTTP status to its error: the base class of each status above.
 _BY_STATUS: dict[int, type[ApiError]] = {
     cls.status: cls
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, Gone,
-                PayloadTooLarge, UnsupportedMediaType, RateLimited, ServiceUnavailable)
+                PayloadTooLarge, UnsupportedMediaType, RateLimited, ServiceUnavailable,
+                InsufficientStorage)
 }
 
 

@@ -19,6 +19,7 @@ import trio
 
 from .bus import InProcessBus, MessageBus
 from .logs import LogBuffer
+from .media.uploads import sweep_partial_uploads
 from .memory import ActivityService, MemoryService
 from .messaging import MessagingService
 from .plugin_api import Panel, Route
@@ -122,6 +123,9 @@ class AgentServer:
         agents within the grace period and close the store."""
         self._lock_data_dir()
         self.secrets.open()
+        # Partial uploads of a killed run: only under the lock, no other server is writing.
+        await trio.to_thread.run_sync(sweep_partial_uploads, self.settings.uploads_agents_dir,
+                                      self.settings.uploads_channels_dir)
         root = logging.getLogger()
         root.addHandler(self.logs)
         try:

@@ -75,7 +75,10 @@ async def _serve(base: Path, entity_id: str, filename: str, what: str) -> Respon
         raise Forbidden("Access denied")
     if not await trio.Path(path).is_file():
         raise NotFound("File not found")
-    response = await send_file(path, mimetype=content_type_for(filename), conditional=True)
+    content_type = content_type_for(filename)
+    response = await send_file(path, mimetype=content_type, conditional=True)
+    # Werkzeug appends a charset to every text/* mimetype, even one that has its own.
+    response.headers["Content-Type"] = content_type
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

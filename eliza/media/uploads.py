@@ -5,11 +5,15 @@ truncates silently, so this counts every byte itself: a declared Content-Length 
 is refused before the body is read, and a chunked body is cut off as soon as it passes the
 cap. The one `file` part is written with trio's async file I/O into a hidden temporary file in
 the target directory and renamed to `<ms>-<random><ext>` once complete and checked; any error
-or cancellation removes the partial file.
+or cancellation (a client that hangs up, however long it stalled first) removes the partial
+file, and `sweep_partial_uploads` removes those a killed server left behind. A disk that is
+full or read-only answers 507 `InsufficientStorage`, never a 500.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterable, Callable
@@ -23,11 +27,22 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import BadRequest, InvalidId, PayloadTooLarge, UnsupportedMediaType
+from ..errors import (
+    BadRequest,
+    InsufficientStorage,
+    InvalidId,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from ..ids import validate_uuid
 from .types import EXTENSIONS, ContentCheck
 
+log = logging.getLogger(__name__)
+
 FIELD = "file"
+# What a file being received is called until it is complete (`_Receiver.temp`).
+PART_GLOB = ".upload-*.part"
+_WHAT = "the uploads directory"
 # Writes are batched so a 50 MB file costs a few hundred thread hops, not thousands.
 WRITE_BATCH = 256 * 1024
 MAX_FILENAME = 255
@@ -119,7 +134,7 @@ class _Receiver:
     def __init__(self, target: Path, policy: UploadPolicy) -> None:
         self.target = target
         self.policy = policy
-        self.temp = target / f".upload-{secrets.token_hex(8)}.part"
+        self.temp = target / PART_GLOB.replace("*", secrets.token_hex(8))
         self.file: Any = None  # trio's async file wrapper while the file part streams in
         self.headers: dict[str, bytes] = {}
         self.in_file_part = False
@@ -205,11 +220,19 @@ class _Receiver:
         return SavedUpload(final, filename, self.original_name, self.mime, self.size)
 
     async def discard(self) -> None:
+        # Each step on its own: closing may fail on a full disk (the last flush), and the
+        # partial file must still go; a failure here must not hide the request's own error.
         with trio.CancelScope(shield=True):
             if self.file is not None:
-                await self.file.aclose()
-                self.file = None
-            await trio.Path(self.temp).unlink(missing_ok=True)
+                file, self.file = self.file, None
+                try:
+                    await file.aclose()
+                except OSError as exc:
+                    log.warning("closing the partial upload %s failed: %s", self.temp, exc)
+            try:
+                await trio.Path(self.temp).unlink(missing_ok=True)
+            except OSError as exc:
+                log.error("could not remove the partial upload %s: %s", self.temp, exc)
 
 
 async def receive_upload(body: AsyncIterable[bytes], content_type: str | None,
@@ -238,6 +261,45 @@ async def receive_upload(body: AsyncIterable[bytes], content_type: str | None,
         if not events.ended or receiver.in_file_part:
             raise BadRequest("Malformed multipart body: it ends before its closing boundary")
         return await receiver.commit()
-    except BaseException:
+    except BaseException as exc:
         await receiver.discard()
-        raise
+        fault = storage_fault(exc)
+        if fault is None:
+            raise
+        log.error("upload to %s refused: %s", target, exc)
+        raise fault from exc
+
+
+def storage_fault(exc: BaseException) -> InsufficientStorage | None:
+    """The 507 a failed file write stands for: a full disk, an exhausted quota or a
+    read-only file system; None for any other error."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage.disk_full(_WHAT)
+    if exc.errno == errno.EROFS:
+        return InsufficientStorage.read_only(_WHAT)
+    return None
+
+
+def sweep_partial_uploads(*roots: Path) -> tuple[int, int]:
+    """Remove the partial uploads a killed server left under `roots`; (files, bytes).
+    Run it only while holding the data directory's lock: another server's uploads in
+    progress look the same."""
+    count = size = 0
+    for root in roots:
+        for path in root.glob(f"*/{PART_GLOB}"):
+            try:
+                length = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.error("could not remove the partial upload %s: %s", path, exc)
+                continue
+            count += 1
+            size += length
+    if count:
+        log.warning("removed %d partial upload(s) (%d bytes) left by an earlier run",
+                    count, size)
+    return count, size

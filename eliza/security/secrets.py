@@ -1,7 +1,10 @@
 """Character secrets encrypted at rest, with a key derived from the server's salt.
 
 The salt comes from `SECRET_SALT` or is generated once into `<data dir>/secret_salt`. A
-character keeps its secrets in `settings.secrets` and in top-level `secrets`.
+character keeps its secrets in `settings.secrets` and in top-level `secrets`; a secret may be
+any JSON value. A string is sealed as `enc:v1:<token of its UTF-8 bytes>` (the original form,
+which servers before JSON secrets can still open); any other value except null as
+`enc:v2:<token of its JSON text>`. Null is kept: it says nothing, and masks show it as null.
 """
 
 from __future__ import annotations
@@ -9,13 +12,17 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import secrets
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-_PREFIX = "enc:v1:"
+_TEXT = "enc:v1:"
+_JSON = "enc:v2:"
+_SEALED = (_TEXT, _JSON)
+_TOKEN_AT = len(_TEXT)  # both prefixes have this length
 
 
 def secret_paths(character: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,19 +73,33 @@ class SecretBox:
         sealed = copy.deepcopy(character)
         for secret_map in secret_paths(sealed):
             for key, value in secret_map.items():
-                if isinstance(value, str) and not value.startswith(_PREFIX):
-                    token = self._fernet.encrypt(value.encode()).decode()
-                    secret_map[key] = _PREFIX + token
+                secret_map[key] = self.seal(value)
         return sealed
 
     def decrypt_character(self, character: dict[str, Any]) -> dict[str, Any]:
         opened = copy.deepcopy(character)
         for secret_map in secret_paths(opened):
             for key, value in secret_map.items():
-                if isinstance(value, str) and value.startswith(_PREFIX):
-                    try:
-                        secret_map[key] = self._fernet.decrypt(value[len(_PREFIX):]).decode()
-                    except InvalidToken:
-                        # Sealed with another salt: unusable, but never fatal to the agent.
-                        secret_map[key] = None
+                secret_map[key] = self.open_value(value)
         return opened
+
+    def seal(self, value: Any) -> Any:
+        """One secret value as stored: a sealed token (a value already sealed is kept)."""
+        if value is None or (isinstance(value, str) and value.startswith(_SEALED)):
+            return value
+        if isinstance(value, str):
+            return _TEXT + self._fernet.encrypt(value.encode()).decode()
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _JSON + self._fernet.encrypt(text.encode()).decode()
+
+    def open_value(self, value: Any) -> Any:
+        """The value a stored secret stands for; a value stored in clear (before secrets of
+        every type were sealed) is returned as it is."""
+        if not isinstance(value, str) or not value.startswith(_SEALED):
+            return value
+        try:
+            plain = self._fernet.decrypt(value[_TOKEN_AT:]).decode()
+        except InvalidToken:
+            # Sealed with another salt: unusable, but never fatal to the agent.
+            return None
+        return plain if value.startswith(_TEXT) else json.loads(plain)

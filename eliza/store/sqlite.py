@@ -8,12 +8,17 @@ the limiters guarantee each connection is used by one thread at a time.
 The driver is `pysqlite3` when it is installed (sqlite-utils prefers it too): this Python's
 own `sqlite3` cannot load extensions, and the vector index (sqlite-vec, `eliza.store.vectors`)
 is an extension. Without it the store works the same, with no vector search.
+
+A write the disk cannot take (full, read-only) raises `InsufficientStorage` (507) instead of
+the driver's error; its transaction is rolled back and the writer stays usable, so writes
+work again as soon as the disk does, and reads are never affected.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +28,7 @@ import trio
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from ..errors import InsufficientStorage
 from .protocols import Cursor, Params
 
 T = TypeVar("T")
@@ -113,6 +119,9 @@ class SqliteStore:
         self._read_limiter = trio.CapacityLimiter(1)
         # True when sqlite-vec is loaded on both connections (semantic search can run).
         self.vectors = False
+        # Why writes fail now (DISK_FULL, READ_ONLY), None while they work; only the writer
+        # thread (under the write limiter) touches it.
+        self._fault: str | None = None
 
     def open_sync(self, migrations: Iterable[Migrations]) -> None:
         """Open both connections and apply pending migrations (blocking; run it in a thread)."""
@@ -159,14 +168,34 @@ class SqliteStore:
         return self._reader
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn(tx, *args)` on the writer connection inside one transaction."""
+        """Run `fn(tx, *args)` on the writer connection inside one transaction. A disk that
+        cannot take the write raises `InsufficientStorage`, with the transaction undone."""
         tx = self.writer
 
         def in_transaction() -> T:
-            with tx.db.atomic():
-                return fn(tx, *args)
+            try:
+                with tx.db.atomic():  # rolls back on any error, a failed COMMIT included
+                    result = fn(tx, *args)
+            except sqlite.Error as exc:
+                fault = storage_fault(exc, self.path)
+                if fault is None:
+                    raise
+                _ensure_rolled_back(tx)
+                self._report_fault(fault, exc)
+                raise fault from exc
+            if self._fault is not None:
+                log.warning("writes to %s work again", self.path)
+                self._fault = None
+            return result
 
         return await trio.to_thread.run_sync(in_transaction, limiter=self._write_limiter)
+
+    def _report_fault(self, fault: InsufficientStorage, exc: Exception) -> None:
+        # Once per outage, not once per refused write: a full disk can refuse thousands.
+        reason = fault.details["reason"]
+        if self._fault != reason:
+            log.error("writes to %s fail: %s (%s)", self.path, reason, exc)
+            self._fault = reason
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(tx, *args)` on the reader connection."""
@@ -177,3 +206,63 @@ def _has_vector_tables(db: Database) -> bool:
     # Their delete triggers need the extension: without it no memory could be deleted.
     sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND sql LIKE '%USING vec0%'"
     return bool(list(db.query(sql)))
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+# Below this much free space an I/O error on write is taken for a full disk.
+_NEARLY_FULL = 1024 * 1024
+_WHAT = "the database"
+
+
+def storage_fault(exc: Exception, path: Path) -> InsufficientStorage | None:
+    """The `InsufficientStorage` a driver error on a write stands for, or None when it is not
+    about the disk (a constraint, a bug: those stay what they are)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else _code_from_message(str(exc))
+    if primary == _SQLITE_FULL:
+        return InsufficientStorage.disk_full(_WHAT)
+    if primary == _SQLITE_READONLY:
+        return InsufficientStorage.read_only(_WHAT)
+    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        # SQLite reports ENOSPC on a write as FULL, but EROFS, EDQUOT and a failure to create
+        # a file as plain I/O errors; the driver does not expose the errno, so ask the file
+        # system what state it is in now.
+        return _disk_state(path.parent)
+    return None
+
+
+def _code_from_message(message: str) -> int | None:
+    # For a driver without `sqlite_errorcode`: SQLite's fixed English messages.
+    for text, code in (("database or disk is full", _SQLITE_FULL),
+                       ("readonly database", _SQLITE_READONLY),
+                       ("disk I/O error", _SQLITE_IOERR),
+                       ("unable to open database file", _SQLITE_CANTOPEN)):
+        if text in message:
+            return code
+    return None
+
+
+def _disk_state(directory: Path) -> InsufficientStorage | None:
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return None
+    if stat.f_flag & os.ST_RDONLY:
+        return InsufficientStorage.read_only(_WHAT)
+    if stat.f_bavail * stat.f_frsize < _NEARLY_FULL:
+        return InsufficientStorage.disk_full(_WHAT)
+    return None
+
+
+def _ensure_rolled_back(tx: SqliteTransaction) -> None:
+    """Leave the writer outside any transaction, so the next write can begin its own."""
+    conn = tx.db.conn
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite.Error:
+            log.exception("could not roll back the failed write on %s", tx.db)

@@ -1,0 +1,88 @@
+"""A live server whose data directory is a small tmpfs of its own: `hypercorn` runs inside
+`unshare -m` (a private mount namespace, so nothing of it shows outside), and the test acts
+on that disk from inside the namespace with `nsenter -t <server pid> -m` (fill it, free it,
+make a directory read-only). Needs root, as CI has."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from conftest import LiveServer, free_port
+from tests.polling import wait_until_sync
+
+
+def require_root() -> None:
+    # Never skipped: the behaviour under test exists only on a real full/read-only disk.
+    if os.geteuid() != 0:
+        raise AssertionError("these tests mount a tmpfs in a mount namespace: run them as root")
+
+
+@dataclass
+class TmpfsServer(LiveServer):
+    disk: Path = Path()
+    size: str = "8m"
+
+    def start(self, timeout: float = 30.0) -> None:
+        require_root()
+        self.port = free_port()
+        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), "ELIZA_RATE_LIMIT": "off",
+               **self.env}
+        self.disk.mkdir(parents=True, exist_ok=True)
+        # The log stays on the test's own disk: the server's stdout is opened before the mount.
+        self.log_path = self.disk.parent / f"server-{self.port}.log"
+        mount = 'mount -t tmpfs -o size="$1" tmpfs "$0" && shift && exec "$@"'
+        with open(self.log_path, "wb") as log:
+            proc = self.proc = subprocess.Popen(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c", mount,
+                 str(self.disk), self.size, sys.executable, "-m", "hypercorn", "-k", "trio",
+                 "-b", f"127.0.0.1:{self.port}", "eliza.app:app"],
+                cwd=self.disk.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+        def answers_ping() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            return httpx.get(self.url + "/api/server/ping", timeout=1).status_code == 200
+
+        wait_until_sync(answers_ping, within=timeout, interval=0.1, ignoring=(httpx.HTTPError,),
+                        message=lambda: f"the server to answer a ping; its log:\n{self.log()}")
+
+    def inside(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `command` in the server's mount namespace (where its tmpfs is)."""
+        assert self.proc is not None
+        result = subprocess.run(["nsenter", "-t", str(self.proc.pid), "-m", *command],
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{command} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def free_bytes(self) -> int:
+        blocks, size = self.inside("stat", "-f", "-c", "%a %S", str(self.disk)).stdout.split()
+        return int(blocks) * int(size)
+
+    def fill(self) -> None:
+        """Fill the tmpfs to its last byte (dd stops at ENOSPC)."""
+        self.inside("dd", "if=/dev/zero", f"of={self.disk}/filler", "bs=64k", check=False)
+        assert self.free_bytes() == 0, "the disk is not full"
+
+    def free(self) -> None:
+        self.inside("rm", "-f", f"{self.disk}/filler")
+
+    def integrity_check(self) -> str:
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+                " print(c.execute('PRAGMA integrity_check').fetchone()[0])")
+        return self.inside(sys.executable, "-c", code,
+                           str(self.data_dir / "eliza.db")).stdout.strip()
+
+
+def tmpfs_server(tmp_path: Path, size: str = "8m") -> TmpfsServer:
+    disk = tmp_path / "disk"
+    server = TmpfsServer(disk / ".eliza", disk=disk, size=size)
+    server.start()
+    return server
