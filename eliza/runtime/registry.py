@@ -107,8 +107,18 @@ class AgentRegistry:
     # -- the supervising nursery --------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        resealed = []
         for record in await self.store.read(q.all_agents):
+            # A secret stored in clear by an older version (one that sealed only strings) is
+            # sealed now, so no secret stays readable in the database.
+            sealed = self.secrets.encrypt_character(record.character)
+            if sealed != record.character:
+                record.character = sealed
+                resealed.append(record)
             self.records[record.id] = record
+        if resealed:
+            await self.store.write(q.save_agents, resealed)
+            log.info("sealed the secrets of %d agent(s) stored in clear", len(resealed))
         self.version += 1
         async with trio.open_nursery() as nursery:
             self._nursery = nursery

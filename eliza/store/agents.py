@@ -55,6 +55,11 @@ def save_agent(db: Transaction, record: AgentRecord) -> None:
     db.upsert("agents", record.to_row(), pk="id")
 
 
+def save_agents(db: Transaction, records: list[AgentRecord]) -> None:
+    for record in records:
+        save_agent(db, record)
+
+
 def add_agent_to_server(db: Transaction, server_id: str, agent_id: str) -> None:
     db.execute(
         "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",

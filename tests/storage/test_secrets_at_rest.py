@@ -109,3 +109,26 @@ async def test_tokens_sealed_as_text_still_open(agent_server: AgentServer) -> No
     resealed = box.encrypt_character(opened)
     assert box.decrypt_character(resealed) == opened
     assert str(resealed["settings"]["secrets"]["CLEAR"]).startswith("enc:v2:")
+
+
+async def test_secrets_stored_in_clear_by_an_older_version_are_sealed_at_start(
+    tmp_path: Path,
+) -> None:
+    from conftest import make_settings, open_app
+
+    settings = make_settings(tmp_path, ELIZA_DEFAULT_AGENT="false")
+    async with open_app(settings) as app:
+        created = await create(app.test_client(), {"name": "Legacy", "bio": ["b"]})
+    # What an older version left: an object secret stored as plain JSON.
+    with sqlite3.connect(settings.db_path) as conn:
+        character = json.loads(conn.execute("SELECT character FROM agents WHERE id = ?",
+                                            [created["id"]]).fetchone()[0])
+        character["settings"] = {"secrets": {"DB": {"password": "legacy-clear-pw-4242"}}}
+        conn.execute("UPDATE agents SET character = ? WHERE id = ?",
+                     [json.dumps(character), created["id"]])
+    async with open_app(settings) as app:
+        server: AgentServer = app.app.config["ELIZA_SERVER"]
+        opened = server.secrets.decrypt_character(server.agents.get(created["id"]).character)
+        assert opened["settings"]["secrets"]["DB"] == {"password": "legacy-clear-pw-4242"}
+    for path in database_files(settings):
+        assert b"legacy-clear-pw-4242" not in path.read_bytes(), path
