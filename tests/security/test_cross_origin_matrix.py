@@ -82,3 +82,25 @@ async def test_the_servers_own_origin_is_not_refused(
                                 headers={"Origin": OWN})
     assert created.status_code == 201
     assert snapshot(agent_server, env_file)[0] > before[0]
+
+
+@pytest.mark.parametrize(("host", "origin", "own"), [
+    ("localhost:3000", "http://localhost:3000", True),
+    ("[::1]:3000", "http://[::1]:3000", True),
+    ("10.0.0.5", "https://10.0.0.5", True),  # behind a TLS proxy: default ports match
+    ("10.0.0.5:8443", "HTTPS://10.0.0.5:8443/", True),
+    ("localhost:3000", "http://localhost:3001", False),
+    ("localhost:3000", "http://127.0.0.1:3000", False),  # another origin for the browser
+    ("localhost:3000", "http://localhost:3000/path", False),  # not an origin at all
+])
+async def test_own_origin_means_the_requests_host_and_port(
+    client: Any, host: str, origin: str, own: bool
+) -> None:
+    response = await client.post("/api/agents", json={},
+                                 headers={"Host": host, "Origin": origin})
+    body = await response.get_json()
+    if own:
+        assert response.status_code == 400, body  # past the check, on to the body's check
+    else:
+        assert response.status_code == 403, body
+        assert body["error"]["message"].startswith("Cross-origin request refused")
