@@ -2,8 +2,9 @@
 
 Quart's per-request machinery costs about a third of this stack's throughput. Clients poll
 `GET /api/server/ping` and `GET /api/agents` constantly, so those (and `/healthz`) are
-answered here with the same checks and headers as the Quart pipeline (API key, rate limit,
-security and CORS headers); the `/api/agents` body is cached until an agent changes.
+answered here with the same checks and headers as the Quart pipeline (the Host check, API
+key, rate limit, security and CORS headers; these are GETs, so no Origin check); the
+`/api/agents` body is cached until an agent changes.
 tests/test_fastpath.py checks that both paths answer alike.
 """
 
@@ -48,13 +49,22 @@ class FastPath:
 
     async def serve(self, scope: dict[str, Any], route: tuple[bool, Body], send: Send) -> None:
         is_api, body_fn = route
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope["headers"]}
+        # First value of each header, as Quart's `headers.get` reads it; every API key.
+        headers: dict[str, str] = {}
+        keys: list[str] = []
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers.setdefault(name, value)
+            if name == "x-api-key":
+                keys.append(value)
         extra: dict[str, str] = {}
         status = 200
         try:
+            refused = self.security.host_refusal(headers.get("host"))
+            if refused is not None:
+                raise refused
             if is_api:
-                if not self.security.check_api_key(headers.get("x-api-key")):
+                if not self.security.check_api_key(keys):
                     raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")
                 if self.security.settings.rate_limits_enabled:
                     client = scope.get("client") or ("unknown", 0)
@@ -66,9 +76,7 @@ class FastPath:
             body = json.dumps(exc.to_dict()).encode()
         out = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), *self._static_headers]
-        origin = headers.get("origin")
-        if origin is not None or self.security.settings.cors_origin:
-            extra.update(self.security.cors_headers(origin))
+        extra.update(self.security.cors_headers(headers.get("origin")))
         out.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})

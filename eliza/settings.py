@@ -78,6 +78,9 @@ class Settings:
     data_dir: Path = Path(".eliza")
     auth_token: str | None = None
     cors_origin: str | None = None
+    # Host names (besides loopback, the bind address and IP literals) a request may name
+    # while auth is off: the DNS-rebinding check (eliza/security/origin.py).
+    allowed_hosts: tuple[str, ...] = ()
     max_json_bytes: int = 2 * 1024**2
     max_upload_bytes: int = 50 * 1024**2
     rate_limits_enabled: bool = True
@@ -169,6 +172,9 @@ class Settings:
             data_dir=data_dir,
             auth_token=get("ELIZA_SERVER_AUTH_TOKEN"),
             cors_origin=get("CORS_ORIGIN"),
+            allowed_hosts=tuple(
+                h.strip() for h in (get("ELIZA_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            ),
             max_json_bytes=parse_size(get("EXPRESS_MAX_PAYLOAD") or "2mb"),
             rate_limits_enabled=(get("ELIZA_RATE_LIMIT") or "on").lower() not in _FALSE,
             sessions=SessionSettings(

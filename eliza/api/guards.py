@@ -1,11 +1,12 @@
-"""Checks for the dangerous routes: those that can stop the server or write its `.env`
-answer only local clients while auth is off."""
+"""Checks for the dangerous routes: those that can stop the server or read and write its
+`.env`. They refuse a browser request from a page of another origin (even a GET: the `.env`
+holds secrets), and answer only local clients while auth is off."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from quart import request
+from quart import current_app, request
 
 from ..errors import Forbidden
 from .common import server
@@ -21,8 +22,13 @@ def is_loopback(address: str | None) -> bool:
 
 
 def require_trusted_client() -> None:
-    """With auth off, only loopback clients may use the dangerous routes. With auth on,
-    the API key (already checked for every /api route) is what admits a client."""
+    """A browser on this machine is a loopback client, so the Origin check comes first
+    (the middleware made it already for state-changing methods; a GET needs it here). With
+    auth off, only loopback clients may go on; with auth on, the API key (checked for every
+    /api route) is what admits a client."""
+    refused = current_app.config["ELIZA_SECURITY"].origin_refusal(request.headers)
+    if refused is not None:
+        raise refused
     if server().settings.auth_token:
         return
     if not is_loopback(request.remote_addr):

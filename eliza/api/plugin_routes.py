@@ -21,7 +21,6 @@ an HTTP exception answers with it; any other exception is logged and answers a J
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from dataclasses import dataclass, field
@@ -265,11 +264,9 @@ async def dispatch_global() -> Response | None:
 
 
 def _check_api_key() -> None:
-    token = server().settings.auth_token
-    if not token:
-        return
-    supplied = request.headers.get("X-API-KEY")
-    if supplied is None or not hmac.compare_digest(supplied.encode(), token.encode()):
+    # The middleware's rule, so every path reads a repeated X-API-KEY the same way.
+    security = current_app.config["ELIZA_SECURITY"]
+    if not security.check_api_key(request.headers.getlist("X-API-KEY")):
         raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")
 
 

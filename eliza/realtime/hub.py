@@ -65,7 +65,7 @@ class RealtimeHub:
             authenticate=self._authenticate,
             ping_interval=settings.socket_ping_interval,
             ping_timeout=settings.socket_ping_timeout,
-            cors_origin=settings.cors_origin or "*",
+            cors_origin=settings.cors_origin,
         )
         self._log_filters: dict[str, dict[str, Any]] = {}
         self._token: trio.lowlevel.TrioToken | None = None

@@ -128,8 +128,9 @@ class SocketIOServer:
     :param ping_timeout: seconds a client has to answer a ping before it is dropped.
     :param max_payload: largest accepted polling body or websocket message, in bytes.
     :param outbox_size: packets queued per client; a client whose outbox is full is dropped.
-    :param cors_origin: `"*"` reflects the request's Origin (with credentials), another value
-        is sent as is, None sends no CORS headers.
+    :param cors_origin: the origins besides the server's own whose pages may connect, as
+        CORS_ORIGIN lists them (comma-separated, `*` for any; eliza/security/origin.py).
+        None: only pages of the server's own origin (and clients that send no Origin).
     """
 
     def __init__(
@@ -140,7 +141,7 @@ class SocketIOServer:
         ping_timeout: float = 20.0,
         max_payload: int = 1_000_000,
         outbox_size: int = 256,
-        cors_origin: str | None = "*",
+        cors_origin: str | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._engine = EngineServer(

@@ -1,9 +1,12 @@
 """Engine.IO v4 transports on Quart: HTTP long-polling, websocket, and the upgrade between them.
 
 Request checks and error answers follow engine.io's `Server.verify`: HTTP 400 with
-`{"code": N, "message": ...}`. Polling responses carry engine.io's CORS
-headers. A websocket handler's client disconnect arrives as `trio.Cancelled` under
-quart-trio, so session cleanup sits in `finally` blocks and stays synchronous.
+`{"code": N, "message": ...}`. A browser request from a page of another origin than the
+server's and those CORS_ORIGIN lists is refused (403, engine.io's code 4 with the API's error
+envelope): a websocket is not covered by CORS at all, and a polling POST can skip the
+preflight. Polling responses carry CORS headers for the listed origins only. A websocket
+handler's client disconnect arrives as `trio.Cancelled` under quart-trio, so session cleanup
+sits in `finally` blocks and stays synchronous.
 
 Websocket fast path (a `FrameWriter`): under hypercorn, outgoing Engine.IO packets skip the
 per-frame ASGI/Quart/wsproto layers. The frame of a broadcast is encoded once
@@ -27,6 +30,7 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers, MultiDict
 
+from ..security.origin import OriginPolicy
 from ._hypercorn_direct import keep_asgi_send, open_frame_writer
 from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
 from .engineio import (
@@ -58,13 +62,13 @@ class FrameWriter(DirectWriter, Protocol):
 
 
 class EngineError(IntEnum):
-    """engine.io's error codes (`Server.errors`); FORBIDDEN (4, from `allowRequest`) has no
-    counterpart here."""
+    """engine.io's error codes (`Server.errors`)."""
 
     UNKNOWN_TRANSPORT = 0
     UNKNOWN_SID = 1
     BAD_HANDSHAKE_METHOD = 2
     BAD_REQUEST = 3
+    FORBIDDEN = 4
     UNSUPPORTED_PROTOCOL_VERSION = 5
 
 
@@ -80,6 +84,13 @@ _MESSAGES: Final = {
 def error_response(code: EngineError) -> Response:
     body = dumps({"code": int(code), "message": _MESSAGES[code]})
     return Response(body, status=400, content_type="application/json")
+
+
+def _forbidden(reason: str) -> Response:
+    """engine.io's `allowRequest` refusal, which also reads as the API's error envelope."""
+    body = dumps({"code": int(EngineError.FORBIDDEN), "message": reason, "success": False,
+                  "error": {"code": "FORBIDDEN", "message": reason}})
+    return Response(body, status=403, content_type="application/json")
 
 
 def _unavailable() -> Response:
@@ -106,7 +117,7 @@ class Transports:
 
     def __init__(self, engine: EngineServer, *, cors_origin: str | None) -> None:
         self._engine = engine
-        self._cors_origin = cors_origin
+        self._origins = OriginPolicy(cors_origin)
 
     def register(self, app: QuartTrio, path: str) -> None:
         app.add_url_rule(
@@ -144,20 +155,13 @@ class Transports:
             return EngineError.UNSUPPORTED_PROTOCOL_VERSION
         return None
 
+    def _refusal(self, headers: Headers) -> str | None:
+        return self._origins.refusal(
+            headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Host"))
+
     def _cors(self, response: Response) -> Response:
-        if self._cors_origin is None:
-            return response
-        origin = request.headers.get("Origin")
-        if self._cors_origin != "*":
-            response.headers["Access-Control-Allow-Origin"] = self._cors_origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-        elif origin is None:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        else:
-            # Reflecting the origin (not "*") lets `withCredentials` XHR polling work.
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Vary"] = "Origin"
+        # A listed origin is echoed with credentials, so `withCredentials` XHR polling works.
+        response.headers.update(self._origins.cors_headers(request.headers.get("Origin")))
         return response
 
     # -- HTTP long-polling -------------------------------------------------------------------
@@ -178,6 +182,9 @@ class Transports:
             if requested:
                 response.headers["Access-Control-Allow-Headers"] = requested
             return response
+        refusal = self._refusal(request.headers)
+        if refusal is not None:
+            return _forbidden(refusal)
         error = self._verify(request.args, request.method, upgrade=False)
         if error is not None:
             return error_response(error)
@@ -262,6 +269,9 @@ class Transports:
     # -- websocket ---------------------------------------------------------------------------
 
     async def _websocket_view(self) -> Response | None:
+        refusal = self._refusal(websocket.headers)
+        if refusal is not None:
+            return _forbidden(refusal)
         error = self._verify(websocket.args, "GET", upgrade=True)
         if error is not None:
             return error_response(error)

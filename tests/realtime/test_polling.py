@@ -127,7 +127,12 @@ async def test_cors_headers(server: LiveServer) -> None:
         assert "POST" in preflight.headers["access-control-allow-methods"]
         assert preflight.headers["access-control-allow-headers"] == "content-type"
         error = await client.get(f"{server.url}/socket.io/?EIO=4&transport=x")
-        assert error.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-origin" not in error.headers  # no Origin, no CORS
+        foreign = await client.get(server.eio_url("polling"),
+                                   headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["code"] == 4
+        assert "access-control-allow-origin" not in foreign.headers
 
 
 async def test_payload_over_max_payload_is_refused(fast_server: LiveServer) -> None:

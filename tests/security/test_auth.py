@@ -23,7 +23,9 @@ PROTECTED = [("GET", "/api/agents"), ("GET", f"/api/agents/{ids.string_to_uuid('
 
 @pytest.fixture
 async def secured(tmp_path: Path) -> AsyncIterator[Any]:
-    async with open_app(make_settings(tmp_path, ELIZA_SERVER_AUTH_TOKEN=TOKEN)) as app:
+    settings = make_settings(tmp_path, ELIZA_SERVER_AUTH_TOKEN=TOKEN,
+                             CORS_ORIGIN="http://ui.example")
+    async with open_app(settings) as app:
         yield app.test_client()
 
 
