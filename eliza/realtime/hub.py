@@ -8,7 +8,6 @@ so a message stored by REST, a session or an agent reaches the channel's room th
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections import deque
@@ -31,6 +30,7 @@ from ..bus import (
 from ..clock import now_ms
 from ..errors import ApiError
 from ..logs import LEVELS
+from ..security.middleware import api_key_matches
 from .socketio import AuthError, Socket, SocketIOServer
 
 if TYPE_CHECKING:
@@ -103,10 +103,12 @@ class RealtimeHub:
         auth = auth or {}
         token = self.settings.auth_token
         if token:
-            supplied = auth.get("apiKey") or headers.get("x-api-key")
-            if not isinstance(supplied, str) or not hmac.compare_digest(
-                supplied.encode(), token.encode()
-            ):
+            key = auth.get("apiKey")
+            # The handshake's headers arrive joined ("a, b") when the key is repeated.
+            supplied = [key] if isinstance(key, str) and key else [
+                value.strip() for value in (headers.get("x-api-key") or "").split(",")
+                if value.strip()]
+            if not api_key_matches(token.encode(), supplied):
                 raise AuthError("Unauthorized: invalid or missing API key")
         entity_id = auth.get("entityId")
         if entity_id is None:
