@@ -53,6 +53,19 @@ def _clamped_minutes(env: Mapping[str, str], name: str, default: int, lo: int, h
     return max(lo, min(hi, value))
 
 
+def _seconds(text: str | None, name: str, default: float) -> float:
+    """A positive number of seconds (a bound that cannot be switched off)."""
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} is not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be more than 0 seconds: {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """At most `limit` requests per `window` seconds per client IP."""
@@ -99,6 +112,10 @@ class Settings:
     model_timeout: float = 60.0
     socket_ping_interval: float = 25.0
     socket_ping_timeout: float = 20.0
+    # A response (or websocket) write that makes no progress for `send_timeout` seconds, and a
+    # request body that stalls for `body_timeout` seconds, close the connection.
+    send_timeout: float = 30.0
+    body_timeout: float = 30.0
     # Everything read, for lookups by name (character settings fall back to nothing here).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -199,6 +216,8 @@ class Settings:
             model_timeout=float(get("ELIZA_MODEL_TIMEOUT") or 60),
             socket_ping_interval=float(get("ELIZA_SOCKET_PING_INTERVAL") or 25),
             socket_ping_timeout=float(get("ELIZA_SOCKET_PING_TIMEOUT") or 20),
+            send_timeout=_seconds(get("ELIZA_SEND_TIMEOUT"), "ELIZA_SEND_TIMEOUT", 30.0),
+            body_timeout=_seconds(get("ELIZA_BODY_TIMEOUT"), "ELIZA_BODY_TIMEOUT", 30.0),
             raw=dict(env),
         )
 
