@@ -23,11 +23,6 @@ _COMPACT: Final = (",", ":")  # what Quart's JSON provider writes outside debug 
 Envelope = Callable[[list[Any]], Any]
 
 
-def _dumps(value: Any) -> str:
-    text: str = current_app.json.dumps(value, separators=_COMPACT)
-    return text
-
-
 async def json_listing(batches: AsyncIterator[list[Any]], envelope: Envelope,
                        status: int = 200) -> Any:
     """The answer `envelope(items)`, items being every batch's in order. Streamed, the
@@ -37,6 +32,16 @@ async def json_listing(batches: AsyncIterator[list[Any]], envelope: Envelope,
     second = None if first is None else await anext(batches, None)
     if first is None or second is None:
         return envelope(first or []), status
+    # The body is written outside the app context: take the app's JSON provider now.
+    provider = current_app.json
+
+    def _dumps(value: Any) -> str:
+        text: str = provider.dumps(value, separators=_COMPACT)
+        return text
+
+    # Popped as they are written: a suspended generator must not keep a written batch alive.
+    read = [first, second]
+    del first, second
 
     async def body() -> AsyncIterator[bytes]:
         mark = _dumps(_MARK)
@@ -48,12 +53,16 @@ async def json_listing(batches: AsyncIterator[list[Any]], envelope: Envelope,
             wrote = wrote or bool(batch)
             return text
 
-        head = _dumps(envelope([_MARK])).split(mark, 1)[0]
-        yield (head + items(first)).encode()
-        yield items(second).encode()
-        async for batch in batches:
-            yield items(batch).encode()
+        # Only the encoded chunk is held while the client takes it, not the batch's items.
+        chunk = (_dumps(envelope([_MARK])).split(mark, 1)[0] + items(read.pop(0))).encode()
+        yield chunk
+        chunk = items(read.pop(0)).encode()
+        yield chunk
+        while (batch := await anext(batches, None)) is not None:
+            chunk = items(batch).encode()
+            del batch
+            yield chunk
         yield (_dumps(envelope([_MARK])).split(mark, 1)[1] + "\n").encode()
 
-    mimetype: str = current_app.json.mimetype  # type: ignore[attr-defined]
+    mimetype: str = provider.mimetype  # type: ignore[attr-defined]
     return Response(body(), status=status, mimetype=mimetype)

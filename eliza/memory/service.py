@@ -60,9 +60,10 @@ class MemoryService:
                     mq.memory_page, room_id=room_id, before=before, below=below,
                     count=int(min(left, mq.PAGE_ROWS)), include_embedding=include_embedding),
                     agent_id, table)
+                left -= len(page)
                 if page:
-                    left -= len(page)
                     yield page
+                    del page  # the consumer drops it once written: so does this generator
                 if below is None:
                     return
 

@@ -237,9 +237,12 @@ class MessagingService(ChannelOps):
                 rows, below = await self.store.read(partial(
                     mq.message_page, count=left, before=before, after=after, below=below,
                     max_bytes=page_bytes), channel_id)
-                if rows:
-                    left -= len(rows)
-                    yield [message_json(r) for r in rows]
+                left -= len(rows)
+                batch = [message_json(r) for r in rows]
+                del rows  # while suspended below, hold only what the consumer may drop
+                if batch:
+                    yield batch
+                    del batch
                 if below is None:
                     return
 
