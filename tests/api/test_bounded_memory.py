@@ -6,7 +6,6 @@ timeout, and clients that stall mid-body after the body timeout. Full-size figur
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
@@ -16,39 +15,19 @@ import httpx
 
 from tests.media.helpers import CONTENT_TYPE, SAMPLES, file_body
 from tests.polling import wait_until_sync
-from tests.server_probe import PeakRss, open_fds, read_to_eof, rss_mb, stalled_socket, the_worker
+from tests.server_probe import (
+    PeakRss,
+    fetch_listing,
+    open_fds,
+    post_messages,
+    read_to_eof,
+    rss_mb,
+    stalled_socket,
+    the_worker,
+)
 
 MB = 1024 * 1024
 LIMITS = {"ELIZA_DEFAULT_AGENT": "false", "ELIZA_SEND_TIMEOUT": "2", "ELIZA_BODY_TIMEOUT": "2"}
-
-
-def post_messages(url: str, channel: str, count: int, size: int) -> list[str]:
-    """`count` messages of `size` characters, oldest first; their contents' prefixes."""
-    author = str(uuid.uuid4())
-    prefixes = []
-    with httpx.Client(base_url=url, timeout=60) as http:
-        for i in range(count):
-            prefix = f"m{i:04d}-"
-            response = http.post(f"/api/messaging/channels/{channel}/messages",
-                                 json={"author_id": author, "content": prefix + "x" * size})
-            assert response.status_code == 201, response.text
-            prefixes.append(prefix)
-    return prefixes
-
-
-def fetch_listing(url: str, channel: str, limit: int) -> tuple[int, dict[str, Any]]:
-    """A listing read as a stream, its runs of filler squeezed as they arrive (so that the
-    test holds kilobytes, not the answer): (bytes received, the squeezed JSON)."""
-    received = 0
-    squeezed = bytearray()
-    with httpx.stream("GET", f"{url}/api/messaging/channels/{channel}/messages",
-                      params={"limit": limit}, timeout=120) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"] == "application/json"
-        for chunk in response.iter_bytes():
-            received += len(chunk)
-            squeezed += re.sub(rb"x{64,}", b"x", chunk)
-    return received, json.loads(re.sub(rb"x{2,}", b"x", bytes(squeezed)))
 
 
 def test_large_listings_stream_with_a_fraction_of_their_size_in_memory(
