@@ -9,6 +9,8 @@ it starts serving, so a bad setting fails the start, not the import.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sniffio
@@ -37,6 +39,8 @@ class ElizaApp(QuartTrio):
     the hottest read-only routes through the fast path (eliza/fastpath.py)."""
 
     fastpath: FastPath | None = None
+    # Bounds every HTTP request's receive and send (eliza/stalls.py) once settings are known.
+    stall_guard: Callable[[Any, Any], tuple[Any, Any]] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -49,6 +53,8 @@ class ElizaApp(QuartTrio):
                 await send({"type": "lifespan.startup.failed", "message": WRONG_WORKER})
                 return
             raise RuntimeError(WRONG_WORKER)
+        if self.stall_guard is not None and scope["type"] == "http":
+            receive, send = self.stall_guard(receive, send)
         if self.fastpath is not None:
             route = self.fastpath.lookup(scope)
             if route is not None:
@@ -101,9 +107,16 @@ def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> Age
     from .fastpath import FastPath
     from .security.middleware import Security
     from .server import AgentServer
+    from .stalls import SEND_TIMEOUT_CONFIG, guard_http
 
     server = server or AgentServer(settings)
-    app.config.update(ELIZA_SERVER=server, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
+    app.config.update(ELIZA_SERVER=server, MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+                      # Bounds get_data (JSON bodies) as a whole; guard_http bounds each wait
+                      # for a piece of any body, so slow uploads that progress keep going.
+                      BODY_TIMEOUT=settings.body_timeout)
+    app.config[SEND_TIMEOUT_CONFIG] = settings.send_timeout  # the websocket writers read it
+    app.stall_guard = partial(guard_http, send_timeout=settings.send_timeout,
+                              body_timeout=settings.body_timeout)
     (security := Security(settings)).install(app)
     app.config["ELIZA_SECURITY"] = security  # the media routes hit its upload/file limiters
     register_blueprints(app)

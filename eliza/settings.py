@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,6 +51,19 @@ def _clamped_minutes(env: Mapping[str, str], name: str, default: int, lo: int, h
     except ValueError:
         value = default
     return max(lo, min(hi, value))
+
+
+def _positive(text: str | None, name: str, default: float) -> float:
+    """A finite number above 0 (a bound that cannot be switched off)."""
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} is not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name} must be a finite number above 0: {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,10 @@ class Settings:
     # bounds; a message past them is given up, logged and listed in the agent's logs.
     owed_max_age_minutes: float = 60.0
     owed_max_count: int = 5000
+    # A response (or websocket) write that makes no progress for `send_timeout` seconds, and a
+    # request body that stalls for `body_timeout` seconds, close the connection.
+    send_timeout: float = 30.0
+    body_timeout: float = 30.0
     # Everything read, for lookups by name (character settings fall back to nothing here).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -209,23 +226,14 @@ class Settings:
             model_timeout=float(get("ELIZA_MODEL_TIMEOUT") or 60),
             socket_ping_interval=float(get("ELIZA_SOCKET_PING_INTERVAL") or 25),
             socket_ping_timeout=float(get("ELIZA_SOCKET_PING_TIMEOUT") or 20),
-            owed_max_age_minutes=_number(get, "ELIZA_OWED_MAX_AGE_MINUTES", 60.0),
-            owed_max_count=int(_number(get, "ELIZA_OWED_MAX_COUNT", 5000)),
+            owed_max_age_minutes=_positive(get("ELIZA_OWED_MAX_AGE_MINUTES"),
+                                           "ELIZA_OWED_MAX_AGE_MINUTES", 60.0),
+            owed_max_count=int(_positive(get("ELIZA_OWED_MAX_COUNT"), "ELIZA_OWED_MAX_COUNT",
+                                         5000)),
+            send_timeout=_positive(get("ELIZA_SEND_TIMEOUT"), "ELIZA_SEND_TIMEOUT", 30.0),
+            body_timeout=_positive(get("ELIZA_BODY_TIMEOUT"), "ELIZA_BODY_TIMEOUT", 30.0),
             raw=dict(env),
         )
-
-
-def _number(get: Callable[[str], str | None], name: str, default: float) -> float:
-    text = get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise SettingsError(f"{name} is not a number: {text!r}") from exc
-    if not value >= 0 or value == float("inf"):
-        raise SettingsError(f"{name} must be a finite number >= 0, not {text!r}")
-    return value
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ from ..errors import AgentNotFound, BadRequest
 from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
 from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
+from .streaming import json_listing
 
 NO_RECIPIENT = "No running agent takes part in this channel, so none will answer now"
 
@@ -86,13 +87,14 @@ async def remove_agent(channel_id: str, agent_id: str) -> Any:
 @bp.get("/<channel_id>/messages")
 async def list_messages(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
-    messages = await server().messaging.list_messages(
+    batches = server().messaging.iter_messages(
         channel_id,
         limit=query_int("limit", 50, lo=1, hi=MAX_LIST),
         before=parse_cursor("before"),
         after=parse_cursor("after"),
     )
-    return ok({"messages": messages})
+    # Streamed past one batch: 1000 messages of a few MB each are never held whole.
+    return await json_listing(batches, lambda items: ok({"messages": items})[0])
 
 
 @bp.post("/<channel_id>/messages")

@@ -16,6 +16,7 @@ from ..clock import now_ms
 from ..errors import ApiError, BadRequest
 from .common import json_body, ok, query_int, server, uuid_param
 from .messaging_common import parse_cursor
+from .streaming import json_listing
 
 bp = Blueprint("memory", __name__)
 groups = Blueprint("memory_groups", __name__, url_prefix="/api/memory/groups")
@@ -37,6 +38,10 @@ def _no_content() -> Response:
 # -- memories -------------------------------------------------------------------------------
 
 
+def _memories_envelope(items: list[Any]) -> Any:
+    return ok({"memories": items})[0]
+
+
 @bp.get("/<agent_id>/memories")
 async def agent_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
@@ -47,18 +52,22 @@ async def agent_memories(agent_id: str) -> Any:
         room_id = ids.create_unique_uuid(agent_id, uuid_param(channel, "channel"))
     elif room:
         room_id = uuid_param(room, "room")
-    memories = await server().memory.list_memories(agent_id, _table(), room_id,
-                                                   _flag("includeEmbedding"))
-    return ok({"memories": memories})
+    batches = server().memory.iter_memories(agent_id, _table(), room_id, limit=None,
+                                            before=None,
+                                            include_embedding=_flag("includeEmbedding"))
+    # Every memory of the type: streamed past one batch, never held whole.
+    return await json_listing(batches, _memories_envelope)
 
 
 @bp.get("/<agent_id>/rooms/<room_id>/memories")
 async def room_memories(agent_id: str, room_id: str) -> Any:
-    memories = await server().memory.room_memories(
-        uuid_param(agent_id), uuid_param(room_id, "room"), _table(),
-        limit=query_int("limit", 20, lo=1, hi=1000), before=parse_cursor("before"),
+    agent_id, room_id = uuid_param(agent_id), uuid_param(room_id, "room")
+    limit, before = query_int("limit", 20, lo=1, hi=1000), parse_cursor("before")
+    batches = server().memory.iter_memories(
+        agent_id, _table(), room_id, limit=limit,
+        before=now_ms() + 1 if before is None else before,
         include_embedding=_flag("includeEmbedding"))
-    return ok({"memories": memories})
+    return await json_listing(batches, _memories_envelope)
 
 
 @bp.patch("/<agent_id>/memories/<memory_id>")

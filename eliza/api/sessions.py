@@ -5,16 +5,18 @@ codes (`SESSION_NOT_FOUND`, `SESSION_EXPIRED`, ...).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from quart import Blueprint, Response, request
 
 from ..errors import BadRequest
 from ..sessions.errors import SessionValidationError
-from ..sessions.service import SessionService
+from ..sessions.service import SessionService, simplify
 from ..sessions.transports import sse_stream, transport_of, wait_for_agent
 from .common import json_body, server
 from .messaging_common import parse_cursor
+from .streaming import json_listing
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/messaging/sessions")
 
@@ -156,8 +158,27 @@ def _cursor(name: str) -> int | None:
 
 @bp.get("/<session_id>/messages")
 async def get_messages(session_id: str) -> Any:
-    return await _service().messages(session_id, limit=_limit(), before=_cursor("before"),
-                                     after=_cursor("after"))
+    """`SessionService.messages`, streamed past one batch (see api/streaming.py)."""
+    limit, before, after = _limit(), _cursor("before"), _cursor("after")
+    row = await _service().get(session_id)
+    batches = server().messaging.iter_messages(row["channel_id"], limit=limit, before=before,
+                                               after=after)
+    seen: dict[str, int] = {"count": 0}  # and the cursors: newest first, the last is the oldest
+
+    async def simplified() -> AsyncIterator[list[dict[str, Any]]]:
+        async for batch in batches:
+            seen["count"] += len(batch)
+            seen.setdefault("after", batch[0]["created_at"])
+            seen["before"] = batch[-1]["created_at"]
+            yield [simplify(m) for m in batch]
+
+    def envelope(items: list[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"messages": items, "hasMore": seen["count"] == limit}
+        if seen["count"]:
+            out["cursors"] = {"before": seen["before"], "after": seen["after"]}
+        return out
+
+    return await json_listing(simplified(), envelope)
 
 
 @bp.post("/<session_id>/renew")

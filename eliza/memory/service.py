@@ -6,6 +6,9 @@ Routes scoped to one agent need it running, as in the original ElizaOS server (4
 
 from __future__ import annotations
 
+import math
+from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
@@ -41,6 +44,30 @@ class MemoryService:
         return await self.store.read(
             mq.room_memories, agent_id, room_id, table, limit,
             now_ms() + 1 if before is None else before, include_embedding)
+
+    def iter_memories(self, agent_id: str, table: str, room_id: str | None, *,
+                      limit: int | None, before: int | None, include_embedding: bool
+                      ) -> AsyncIterator[list[dict[str, Any]]]:
+        """`list_memories` (no `limit`) or `room_memories` in batches, read a page at a time so
+        that no listing is held whole. The agent is checked now, before the first batch."""
+        self.agents.require_runtime(agent_id)
+
+        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+            below: tuple[int, int] | None = None
+            left = limit if limit is not None else math.inf
+            while left > 0:
+                page, below = await self.store.read(partial(
+                    mq.memory_page, room_id=room_id, before=before, below=below,
+                    count=int(min(left, mq.PAGE_ROWS)), include_embedding=include_embedding),
+                    agent_id, table)
+                left -= len(page)
+                if page:
+                    yield page
+                    del page  # the consumer drops it once written: so does this generator
+                if below is None:
+                    return
+
+        return batches()
 
     async def update_memory(self, agent_id: str, memory_id: str, patch: dict[str, Any]) -> None:
         runtime = self.agents.require_runtime(agent_id)

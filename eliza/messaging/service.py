@@ -10,8 +10,9 @@ second agent turn. Channel and server operations live in `channels.ChannelOps`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -219,6 +220,40 @@ class MessagingService(ChannelOps):
                                                after=after)
         )
         return [message_json(r) for r in rows]
+
+    def iter_messages(
+        self,
+        channel_id: str,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+        page_bytes: int = mq.PAGE_BYTES,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """`list_messages` in batches, in the same order: the store is read a page at a time
+        (a page stops at `page_bytes` of text), so no listing is ever held whole. The id is
+        checked now, before the first batch is asked for."""
+        channel_id = _uuid(channel_id, "channel ID")
+
+        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+            below: mq.Key | None = None
+            if after is not None and before is None:  # paging forward: the oldest `limit`
+                below = await self.store.read(mq.forward_page_end, channel_id, after, limit)
+            left = limit
+            while left > 0:
+                rows, below = await self.store.read(partial(
+                    mq.message_page, count=left, before=before, after=after, below=below,
+                    max_bytes=page_bytes), channel_id)
+                left -= len(rows)
+                batch = [message_json(r) for r in rows]
+                del rows  # while suspended below, hold only what the consumer may drop
+                if batch:
+                    yield batch
+                    del batch
+                if below is None:
+                    return
+
+        return batches()
 
     def watch_replies(self, name: str) -> Subscription:
         """A subscription for `wait_for_reply(..., watching=)`: opened BEFORE the message

@@ -14,6 +14,10 @@ Any hypercorn or wsproto release may change those objects, hence two guards:
   the public path (as do connections that offer a websocket extension: permessage-deflate
   compresses per connection, so a shared frame would be wrong).
 
+`connection_closer` uses the same objects for another purpose: hypercorn writes to a socket
+with its cancellation shielded, so a write to a peer that stopped reading can only be ended
+by closing the socket (`eliza/stalls.py` does it past a deadline).
+
 Only this module touches those objects; `transports.py` sees the `FrameWriter` it returns.
 """
 
@@ -246,6 +250,26 @@ def _plain_tcp_server(stream: _WSStream) -> _TCPServer | str | None:
     if not _POSIX_SOCKETS or not isinstance(transport, trio.SocketStream):
         return None  # TLS (an SSLStream), or os.write is not a socket send
     return tcp
+
+
+def connection_closer(send: object) -> Callable[[], None] | None:
+    """A function that closes, at once, the socket of the connection behind an ASGI `send` of
+    hypercorn's trio worker (an HTTP or websocket stream, HTTP/1.1 or HTTP/2, TLS or not);
+    None for another server. Closing wakes a write blocked on the socket (hypercorn then
+    ends the connection as if the peer had gone); calling it twice is harmless."""
+    if _IMPORT_ERROR is not None:
+        return None
+    stream = getattr(send, "__self__", None)
+    protocol = getattr(getattr(stream, "send", None), "__self__", None)
+    tcp = getattr(getattr(protocol, "send", None), "__self__", None)
+    if not isinstance(tcp, _TCPServer):
+        return None
+    transport: object = getattr(tcp, "stream", None)
+    if isinstance(transport, trio.SSLStream):
+        transport = transport.transport_stream
+    if not isinstance(transport, trio.SocketStream):
+        return None
+    return transport.socket.close
 
 
 def _versions() -> str:

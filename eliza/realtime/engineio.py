@@ -40,6 +40,9 @@ UPGRADE_TIMEOUT: Final = 10.0
 CLOSE_GRACE: Final = 5.0
 # Incoming messages waiting for the session's handler; the reader blocks beyond this.
 INBOUND_SIZE: Final = 64
+# Frames `next_frames` joins into one write stop at this size (a bigger frame goes alone,
+# uncopied): each socket's copy of the frames a broadcast shares stays this small.
+FRAME_BATCH: Final = 64 * 1024
 
 
 class NotRunningError(RuntimeError):
@@ -123,6 +126,11 @@ class EngineSession:
         """Whether a direct writer is attached (the websocket fast path)."""
         return self._direct is not None
 
+    @property
+    def has_frames(self) -> bool:
+        """Whether anything is left for `next_frames`."""
+        return bool(self._outbox or self._partial)
+
     def send_nowait(self, packet: str | OutPacket) -> bool:
         """Queue an encoded Engine.IO packet (or write it at once, see the module docstring);
         never blocks. Pass one `OutPacket` to every target of a broadcast so that it is encoded
@@ -179,6 +187,9 @@ class EngineSession:
         self.flush_on_close = flush
         self.ws_code = ws_code
         if not flush:
+            # Nothing will be delivered: let go of the queue now, not when the transport ends.
+            self._outbox.clear()
+            self._partial = b""
             self.flushed.set()
         self.closing.set()
         self.interrupt()
@@ -229,17 +240,25 @@ class EngineSession:
         return packets
 
     async def next_frames(self) -> bytes:
-        """`next_packets` for a websocket writer that sends raw bytes: everything queued as
-        websocket frames in one buffer (the rest of a partly written frame first).
+        """`next_packets` for a websocket writer that sends raw bytes: what is queued as
+        websocket frames in one buffer (the rest of a partly written frame first), up to
+        `FRAME_BATCH` bytes or one frame; the rest waits for the next call.
 
         Calling it again says the previous buffer has been written: until then, while a
         direct writer is attached, `send_nowait` queues instead of writing (order is kept).
         """
         self._in_flight = False
         await self._wait_outbox()
-        data = b"".join([self._partial, *(packet.frame for packet in self._outbox)])
+        parts = [self._partial] if self._partial else []
+        size = len(self._partial)
+        outbox = self._outbox
+        while outbox and (not parts or size + len(outbox[0].frame) <= FRAME_BATCH):
+            frame = outbox.popleft().frame
+            parts.append(frame)
+            size += len(frame)
         self._partial = b""
-        self._outbox.clear()
+        # One part is written as it is: the frame a broadcast shares is not copied.
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         self._in_flight = bool(data)
         return data
 

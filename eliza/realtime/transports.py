@@ -26,12 +26,13 @@ from enum import IntEnum
 from typing import Final, Protocol, final
 
 import trio
-from quart import Response, request, websocket
+from quart import Response, current_app, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.datastructures import Headers, MultiDict
 
 from ..security.origin import OriginPolicy
-from ._hypercorn_direct import keep_asgi_send, open_frame_writer
+from ..stalls import DEFAULT_SEND_TIMEOUT, SEND_TIMEOUT_CONFIG, WriteGuard
+from ._hypercorn_direct import ASGI_SEND, connection_closer, keep_asgi_send, open_frame_writer
 from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
 from .engineio import (
     CLOSE_GRACE,
@@ -287,12 +288,16 @@ class Transports:
             if session.transport != "polling" or session.upgrading or session.closed:
                 return error_response(EngineError.BAD_REQUEST)
             session.upgrading = True
+        # A write the peer does not take within the send timeout closes the connection (a
+        # cancel scope cannot end it: hypercorn shields its socket writes).
+        guard = WriteGuard(float(current_app.config.get(SEND_TIMEOUT_CONFIG, DEFAULT_SEND_TIMEOUT)),
+                           connection_closer(websocket.scope.get(ASGI_SEND)))
         try:
             await websocket.accept()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._close_when_closing, session, nursery.cancel_scope)
-                if not upgrade or await self._probe(session):
-                    await self._serve(session)
+                nursery.start_soon(self._close_when_closing, session, nursery.cancel_scope, guard)
+                if not upgrade or await self._probe(session, guard):
+                    await self._serve(session, guard)
                 nursery.cancel_scope.cancel()
         finally:
             if session.transport == "polling":
@@ -303,18 +308,23 @@ class Transports:
                 session.flushed.set()
         return None
 
-    async def _close_when_closing(self, session: EngineSession, scope: trio.CancelScope) -> None:
-        """Bound how long this websocket outlives its session (the flush of queued packets)."""
+    async def _close_when_closing(self, session: EngineSession, scope: trio.CancelScope,
+                                  guard: WriteGuard) -> None:
+        """Bound how long this websocket outlives its session (the flush of queued packets),
+        a write blocked on a peer that stopped reading included."""
         await session.closing.wait()
         flushing = session.flush_on_close and session.transport == "websocket"
-        scope.deadline = min(scope.deadline, trio.current_time() + (CLOSE_GRACE if flushing else 0))
+        deadline = trio.current_time() + (CLOSE_GRACE if flushing else 0)
+        scope.deadline = min(scope.deadline, deadline)
+        guard.cut_off(deadline)
 
-    async def _probe(self, session: EngineSession) -> bool:
+    async def _probe(self, session: EngineSession, guard: WriteGuard) -> bool:
         """The upgrade handshake: `2probe` -> `3probe`, the pending poll released, then `5`."""
         with trio.move_on_after(UPGRADE_TIMEOUT):
             if await websocket.receive() != "2probe":
                 return False
-            await websocket.send("3probe")
+            with guard.writing():
+                await websocket.send("3probe")
             session.mark_probed()
             if await websocket.receive() != "5":
                 return False
@@ -323,40 +333,45 @@ class Transports:
         logger.info("Engine.IO session %s: upgrade timed out", session.sid)
         return False
 
-    async def _serve(self, session: EngineSession) -> None:
+    async def _serve(self, session: EngineSession, guard: WriteGuard) -> None:
         raw: FrameWriter | None = open_frame_writer(websocket.scope)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_websocket, session)
             if raw is None:
-                await self._write_websocket(session)
+                await self._write_websocket(session, guard)
             else:
                 if raw.direct:
                     session.attach_direct(raw)
                 try:
-                    await self._write_raw(session, raw)
+                    await self._write_raw(session, raw, guard)
                 finally:
                     session.detach_direct()
             nursery.cancel_scope.cancel()
 
-    async def _write_websocket(self, session: EngineSession) -> None:
+    async def _write_websocket(self, session: EngineSession, guard: WriteGuard) -> None:
         while True:
             # Snapshot first: nothing can be queued after close, so one more drain suffices.
             closed = session.closed
             for packet in await session.next_packets():
-                await websocket.send(packet)
+                with guard.writing():
+                    await websocket.send(packet)
             if closed:
-                await websocket.close(session.ws_code)
+                with guard.writing():
+                    await websocket.close(session.ws_code)
                 return
 
-    async def _write_raw(self, session: EngineSession, raw: FrameWriter) -> None:
-        """`_write_websocket` with pre-encoded frames, everything queued in one write."""
+    async def _write_raw(self, session: EngineSession, raw: FrameWriter,
+                         guard: WriteGuard) -> None:
+        """`_write_websocket` with pre-encoded frames, what is queued in few writes."""
         while True:
             closed = session.closed
             data = await session.next_frames()
             if data:
-                await raw.write(data)
-            if closed:
-                await websocket.close(session.ws_code)
+                with guard.writing():
+                    await raw.write(data)
+            if closed and not session.has_frames:
+                with guard.writing():
+                    await websocket.close(session.ws_code)
                 return
 
     async def _read_websocket(self, session: EngineSession) -> None:

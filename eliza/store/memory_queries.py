@@ -77,6 +77,47 @@ def room_memories(
     return _memories_json(db, agent_id, rows, include_embedding)
 
 
+# A page of a memory listing stops once its rows hold this much text (at least one row),
+# and holds at most this many rows.
+PAGE_BYTES = 256 * 1024
+PAGE_ROWS = 1000
+
+
+def memory_page(
+    db: Transaction, agent_id: str, table: str, *, room_id: str | None, before: int | None,
+    below: tuple[int, int] | None, count: int, include_embedding: bool,
+    max_bytes: int = PAGE_BYTES,
+) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """One page of `list_memories` (no `room_id`: every room) or `room_memories`: at most
+    `count` memories, newest first, below the key `below` (created_at, rowid); it stops
+    early once its rows hold `max_bytes` of text. Returns the memories and the key to read
+    the next page below, or None when none is left."""
+    sql = f"SELECT rowid AS _rowid, {MEMORY_COLUMNS} FROM memories WHERE agent_id = ? AND type = ?"
+    args: list[Any] = [agent_id, table]
+    if room_id is not None:
+        sql += " AND room_id = ?"
+        args.append(room_id)
+    if before is not None:
+        sql += " AND created_at < ?"
+        args.append(before)
+    if below is not None:
+        sql += " AND (created_at, rowid) < (?, ?)"
+        args.extend(below)
+    sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    args.append(count)
+    rows: list[dict[str, Any]] = []
+    size = 0
+    key: tuple[int, int] | None = None
+    for row in db.query(sql, args):  # lazily: rows past the budget are never fetched
+        key = (row["created_at"], row.pop("_rowid"))
+        size += len(row["content"] or "") + len(row["metadata"] or "")
+        rows.append(row)
+        if size >= max_bytes:
+            break
+    more = size >= max_bytes or len(rows) == count  # else the query ran out of rows
+    return _memories_json(db, agent_id, rows, include_embedding), key if more else None
+
+
 def update_memory(db: Transaction, agent_id: str, memory_id: str, patch: dict[str, Any]) -> bool:
     """Apply a partial memory: `content` is replaced, `metadata` shallow-merged, the ids are
     taken only when the caller already checked they are UUIDs. False when it does not exist."""

@@ -284,6 +284,66 @@ def messages_for_channel(
     return rows
 
 
+# A page of a listing stops once its rows hold this much text (at least one row is read).
+PAGE_BYTES = 256 * 1024
+Key = tuple[int, int]  # (created_at, rowid): where a newest-first listing goes on
+
+
+def forward_page_end(db: Transaction, channel_id: str, after: int, limit: int) -> Key | None:
+    """For `messages_for_channel` with only `after`: the key just past the `limit`-th message
+    after the cursor (what a newest-first `message_page` starts below), or None when fewer
+    messages follow it."""
+    rows = list(db.query(
+        "SELECT created_at, rowid AS r FROM central_messages WHERE channel_id = ?"
+        " AND created_at > ? ORDER BY created_at, rowid LIMIT 1 OFFSET ?",
+        [channel_id, after, limit - 1],
+    ))
+    return (rows[0]["created_at"], rows[0]["r"] + 1) if rows else None
+
+
+def message_page(
+    db: Transaction,
+    channel_id: str,
+    *,
+    count: int,
+    before: int | None = None,
+    after: int | None = None,
+    below: Key | None = None,
+    max_bytes: int = PAGE_BYTES,
+) -> tuple[list[dict[str, Any]], Key | None]:
+    """One page of `messages_for_channel` (newest first, `before`/`after` exclusive epoch-ms
+    bounds) of at most `count` rows, below the key `below`; it stops early once its rows
+    hold `max_bytes` of text. Returns the rows and the key to read the next page below, or
+    None when no row is left within the bounds."""
+    where = ["channel_id = ?"]
+    args: list[Any] = [channel_id]
+    if before is not None:
+        where.append("created_at < ?")
+        args.append(before)
+    if after is not None:
+        where.append("created_at > ?")
+        args.append(after)
+    if below is not None:
+        where.append("(created_at, rowid) < (?, ?)")
+        args.extend(below)
+    args.append(count)
+    rows: list[dict[str, Any]] = []
+    size = 0
+    key: Key | None = None
+    # Read lazily: the rows past the budget are never fetched.
+    for row in db.query(
+        f"SELECT rowid AS _rowid, * FROM central_messages WHERE {' AND '.join(where)}"
+        " ORDER BY created_at DESC, rowid DESC LIMIT ?", args,
+    ):
+        key = (row["created_at"], row.pop("_rowid"))
+        size += sum(len(row[k] or "") for k in ("content", "raw_message", "metadata"))
+        rows.append(_decode(row, _JSON_MESSAGE))
+        if size >= max_bytes:
+            break
+    more = size >= max_bytes or len(rows) == count  # else the query ran out of rows
+    return rows, key if more else None
+
+
 def find_reply(db: Transaction, channel_id: str, message_id: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM central_messages WHERE channel_id = ? AND in_reply_to_root_message_id = ?"
