@@ -11,6 +11,7 @@ from ..runtime.character import agent_view, bio_summary
 from ..store.agents import AgentRecord
 from .character_source import load_character
 from .common import json_body, ok, server, uuid_param
+from .inputs import NAME
 
 if TYPE_CHECKING:
     from ..server import AgentServer
@@ -58,6 +59,12 @@ def agents_listing(srv: AgentServer) -> dict[str, Any]:
     return {"success": True, "data": {"agents": agents}}
 
 
+def _check_name(name: object, field: str) -> None:
+    """The size limit (a missing or empty name is validate_character's INVALID_CHARACTER)."""
+    if isinstance(name, str) and name.strip():
+        NAME.check(name, field)
+
+
 @bp.get("")
 async def list_agents() -> Any:
     return agents_listing(server())
@@ -67,6 +74,9 @@ async def list_agents() -> Any:
 async def create_agent() -> Any:
     body = await json_body()
     character = await load_character(body)
+    source = next((key for key in ("characterJson", "agent") if isinstance(body.get(key), dict)),
+                  "character")
+    _check_name(character.get("name"), f"{source}.name")
     record, _ = await server().agents.create(character)
     return ok({"id": record.id, "character": _agent_json(record)}, 201)
 
@@ -83,6 +93,7 @@ async def update_agent(agent_id: str) -> Any:
     body = await json_body()
     if not body:
         raise BadRequest("No updates provided")
+    _check_name(body.get("name"), "name")
     record = await server().agents.update(agent_id, body)
     return ok(_agent_json(record))
 

@@ -15,9 +15,33 @@ from .. import ids
 from ..clock import now_ms
 from ..errors import ApiError, BadRequest
 from .common import json_body, ok, query_int, server, uuid_param
+from .inputs import (
+    MAX_SAFE_INT,
+    NAME,
+    Boolean,
+    Integer,
+    Obj,
+    Spec,
+    Text,
+    Uuid,
+    invalid,
+    pick,
+)
 from .messaging_common import parse_cursor
 
 bp = Blueprint("memory", __name__)
+
+METADATA = Obj(nullable=True)
+# A memory's content is an object (`{text, ...}`): the turn pipeline reads it as one.
+MEMORY_PATCH: dict[str, Spec] = {
+    "content": Obj(), "metadata": Obj(), "type": Text(max_chars=100, blank=False),
+    "createdAt": Integer(lo=0, hi=MAX_SAFE_INT), "unique": Boolean(),
+}
+ROOM: dict[str, Spec] = {
+    "name": NAME, "source": Text(max_chars=100, nullable=True),
+    "type": Text(max_chars=100, nullable=True), "serverId": Text(max_chars=100, nullable=True),
+    "channelId": Uuid(nullable=True),
+}
 groups = Blueprint("memory_groups", __name__, url_prefix="/api/memory/groups")
 
 
@@ -66,14 +90,10 @@ async def update_memory(agent_id: str, memory_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     memory_id = uuid_param(memory_id, "memory")
     body = await json_body()
-    patch = {key: value for key, value in body.items() if key not in ("id", "agentId")}
-    for key in ("roomId", "entityId", "worldId"):
-        if key in patch and not ids.is_uuid(patch[key]):
-            del patch[key]
-    if "metadata" in patch and not isinstance(patch["metadata"], dict):
-        raise BadRequest("metadata must be an object")
-    if "createdAt" in patch and not isinstance(patch["createdAt"], int):
-        del patch["createdAt"]
+    patch = pick(body, MEMORY_PATCH)
+    # Ids that are not UUIDs are dropped, not refused, as the original does.
+    patch.update({key: ids.validate_uuid(body[key]) for key in ("roomId", "entityId", "worldId")
+                  if ids.is_uuid(body.get(key))})
     await server().memory.update_memory(agent_id, memory_id, patch)
     return ok({"id": memory_id, "message": "Memory updated successfully"})
 
@@ -101,11 +121,7 @@ async def delete_memory(agent_id: str, memory_id: str) -> Any:
 
 
 def _metadata(body: dict[str, Any]) -> dict[str, Any]:
-    metadata = body.get("metadata")
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise BadRequest("metadata must be an object")
+    metadata: dict[str, Any] = METADATA.check(body.get("metadata"), "metadata") or {}
     return metadata
 
 
@@ -113,15 +129,16 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
 async def create_room(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("Room name is required")
+    if body.get("name") is None:
+        raise invalid("name", "is required (Room name is required)")
+    fields = pick(body, ROOM)
     room = await server().memory.create_room(
-        agent_id, room_id=ids.create_unique_uuid(agent_id, f"room-{now_ms()}"), name=name,
-        source=str(body.get("source") or "client"), type_=str(body.get("type") or "DM"),
-        server_id=str(body.get("serverId") or ids.DEFAULT_SERVER_ID),
+        agent_id, room_id=ids.create_unique_uuid(agent_id, f"room-{now_ms()}"),
+        name=fields["name"], source=fields.get("source") or "client",
+        type_=fields.get("type") or "DM",
+        server_id=fields.get("serverId") or ids.DEFAULT_SERVER_ID,
         world_id=ids.validate_uuid(body.get("worldId")), metadata=_metadata(body),
-        channel_id=body.get("channelId"))
+        channel_id=fields.get("channelId"))
     return ok(room, 201)
 
 
@@ -144,7 +161,7 @@ def _group_agents(body: dict[str, Any]) -> list[Any]:
     if agent_ids is None:
         return server().memory.running_agents()
     if not isinstance(agent_ids, list) or not agent_ids:
-        raise BadRequest("agentIds must be a non-empty array")
+        raise invalid("agentIds", "must be a non-empty array")
     return agent_ids
 
 
@@ -152,6 +169,7 @@ def _group_agents(body: dict[str, Any]) -> list[Any]:
 async def create_group(server_id: str) -> Any:
     server_id = uuid_param(server_id, "server")
     body = await json_body()
+    fields = pick(body, {"name": NAME, "source": Text(max_chars=100)})
     agent_ids = _group_agents(body)
     if not agent_ids:
         raise BadRequest("agentIds must be a non-empty array (no agent is running)")
@@ -163,8 +181,8 @@ async def create_group(server_id: str) -> Any:
             agent_id = uuid_param(raw if isinstance(raw, str) else "")
             rooms.append(await memory.create_room(
                 agent_id, room_id=ids.create_unique_uuid(agent_id, server_id),
-                name=str(body.get("name") or f"Group {server_id[:8]}"),
-                source=str(body.get("source") or "api"), type_="API", server_id=server_id,
+                name=fields.get("name") or f"Group {server_id[:8]}",
+                source=fields.get("source") or "api", type_="API", server_id=server_id,
                 world_id=ids.validate_uuid(body.get("worldId")), metadata=_metadata(body),
                 channel_id=server_id))
         except ApiError as exc:

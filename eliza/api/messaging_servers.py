@@ -9,8 +9,13 @@ from typing import Any
 from quart import Blueprint, Response
 
 from .. import ids
-from ..errors import BadRequest
 from .common import json_body, ok, server, uuid_param
+from .inputs import NAME, Array, Obj, Text, Uuid, first
+
+SHORT = Text(max_chars=200)
+# Each entry is checked up front, so a bad one creates no channel at all.
+SYNC = Array(items=Obj(fields={"name": NAME, "type": Text(max_chars=20),
+                               "metadata": Obj(nullable=True), "id": Text(max_chars=100)}))
 
 V17 = "message-servers"
 
@@ -33,11 +38,11 @@ def make_blueprint(prefix: str, name: str) -> Blueprint:
     async def create_server() -> Any:
         body = await json_body()
         created = await server().messaging.create_server(
-            name=body.get("name") or "",
-            source_type=body.get("sourceType") or body.get("source_type") or "",
-            source_id=body.get("sourceId") or body.get("source_id"),
-            metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
-            server_id=body.get("id"),
+            name=NAME.check(body["name"], "name") if body.get("name") else "",
+            source_type=first(body, SHORT, "sourceType", "source_type") or "",
+            source_id=first(body, SHORT, "sourceId", "source_id"),
+            metadata=Obj(nullable=True).check(body.get("metadata"), "metadata"),
+            server_id=Uuid(nullable=True).check(body.get("id"), "id"),
         )
         return ok({"server": created}, 201)
 
@@ -61,7 +66,7 @@ def make_blueprint(prefix: str, name: str) -> Blueprint:
     async def add_agent(server_id: str) -> Any:
         server_id = uuid_param(server_id, "server")
         body = await json_body()
-        agent_id = uuid_param(str(body.get("agentId") or ""), "agent")
+        agent_id = Uuid().check(body.get("agentId") or "", "agentId")
         await server().messaging.add_agent_to_server(server_id, agent_id)
         return ok({server_key: server_id, "agentId": agent_id,
                    "message": "Agent added to server successfully"}, 201)
@@ -112,17 +117,15 @@ async def sync_channels(server_id: str) -> Any:
     created (by id when given)."""
     server_id = uuid_param(server_id, "server")
     body = await json_body()
-    channels = body.get("channels") or []
-    if not isinstance(channels, list):
-        raise BadRequest("channels must be an array")
+    channels = SYNC.check(body.get("channels") or [], "channels")
     known = {c["id"] for c in await server().messaging.list_channels(server_id)}
     created = 0
     for entry in channels:
         if not isinstance(entry, dict) or entry.get("id") in known:
             continue
         await server().messaging.create_channel(
-            name=str(entry.get("name") or "channel"), message_server_id=server_id,
-            type=str(entry.get("type") or "GROUP"), metadata=entry.get("metadata"),
+            name=entry.get("name") or "channel", message_server_id=server_id,
+            type=entry.get("type") or "GROUP", metadata=entry.get("metadata"),
             channel_id=ids.validate_uuid(entry.get("id")),
         )
         created += 1
