@@ -10,7 +10,21 @@ from quart import Blueprint, Response, request
 from ..errors import AgentNotFound, BadRequest
 from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
-from .inputs import MESSAGE, NAME, RAW, Obj, Spec, Text, Uuid, first, invalid, pick
+from .contract import Cursor, declare
+from .inputs import (
+    MESSAGE,
+    NAME,
+    RAW,
+    Array,
+    Integer,
+    Obj,
+    Spec,
+    Text,
+    Uuid,
+    first,
+    invalid,
+    pick,
+)
 from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
 
 bp = Blueprint("channels", __name__)
@@ -25,6 +39,14 @@ POST: dict[str, Spec] = {
 }
 
 
+CREATE = Obj(fields={
+    "name": NAME, "message_server_id": Uuid(nullable=True), "messageServerId": Uuid(nullable=True),
+    "serverId": Uuid(nullable=True), "type": Text(max_chars=20, nullable=True),
+    "participantCentralUserIds": Array(items=Uuid(), nullable=True),
+    "metadata": Obj(nullable=True), "sourceType": SHORT, "topic": TOPIC,
+}, required=("name",))
+
+
 def _participants_field(body: dict[str, Any]) -> Any:
     for key in ("participantCentralUserIds", "participantIds", "participants"):
         if key in body:
@@ -33,6 +55,7 @@ def _participants_field(body: dict[str, Any]) -> Any:
 
 
 @bp.post("")
+@declare("Create a channel with its participants", tags="channels", status=201, body=CREATE)
 async def create_channel() -> Any:
     """1.7 group create `{name, message_server_id, participantCentralUserIds?, type?,
     metadata?}`; also the 1.5 `{serverId, name, type, sourceType?, topic?}` shape."""
@@ -53,17 +76,20 @@ async def create_channel() -> Any:
 
 
 @bp.get("/<channel_id>/details")
+@declare("Get a channel", tags="channels")
 async def channel_details(channel_id: str) -> Any:
     return ok(await server().messaging.get_channel(uuid_param(channel_id, "channel")))
 
 
 @bp.get("/<channel_id>/participants")
+@declare("List a channel's participants", tags="channels")
 async def channel_participants(channel_id: str) -> Any:
     # A bare array, as the original and the api-client have it.
     return ok(await server().messaging.participants(uuid_param(channel_id, "channel")))
 
 
 @bp.get("/<channel_id>/agents")
+@declare("List a channel's participants (agents view)", tags="channels")
 async def channel_agents(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     members = await server().messaging.participants(channel_id)
@@ -71,6 +97,8 @@ async def channel_agents(channel_id: str) -> Any:
 
 
 @bp.post("/<channel_id>/agents")
+@declare("Add an agent to a channel", tags="channels", status=201,
+         body=Obj(fields={"agentId": Uuid()}))
 async def add_agent(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
@@ -81,6 +109,7 @@ async def add_agent(channel_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>/agents/<agent_id>")
+@declare("Remove an agent from a channel", tags="channels")
 async def remove_agent(channel_id: str, agent_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     agent_id = uuid_param(agent_id, "agent")
@@ -90,6 +119,8 @@ async def remove_agent(channel_id: str, agent_id: str) -> Any:
 
 
 @bp.get("/<channel_id>/messages")
+@declare("List a channel's messages, newest first", tags="channels", query={
+    "limit": Integer(clamp=(1, MAX_LIST)), "before": Cursor(), "after": Cursor()})
 async def list_messages(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     messages = await server().messaging.list_messages(
@@ -102,6 +133,9 @@ async def list_messages(channel_id: str) -> Any:
 
 
 @bp.post("/<channel_id>/messages")
+@declare("Post a message to a channel", tags="channels", status=201, body=Obj(fields={
+    **POST, "author_id": Uuid(), "message_server_id": Uuid(nullable=True),
+    "source_type": SHORT, "in_reply_to_message_id": Uuid(nullable=True)}))
 async def post_message(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
@@ -134,6 +168,7 @@ async def post_message(channel_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>/messages/<message_id>")
+@declare("Delete a message", tags="channels", status=204)
 async def delete_message(channel_id: str, message_id: str) -> Any:
     await server().messaging.delete_message(uuid_param(channel_id, "channel"),
                                             uuid_param(message_id, "message"))
@@ -141,12 +176,15 @@ async def delete_message(channel_id: str, message_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>/messages")
+@declare("Delete every message of a channel", tags="channels", status=204)
 async def clear_messages(channel_id: str) -> Any:
     await server().messaging.clear_channel(uuid_param(channel_id, "channel"))
     return Response(b"", status=204)
 
 
 @bp.patch("/<channel_id>")
+@declare("Update a channel", tags="channels", body=Obj(fields={
+    "name": NAME, "metadata": Obj(), "participantCentralUserIds": Array(items=Uuid())}))
 async def update_channel(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
@@ -158,12 +196,15 @@ async def update_channel(channel_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>")
+@declare("Delete a channel", tags="channels", status=204)
 async def delete_channel(channel_id: str) -> Any:
     await server().messaging.delete_channel(uuid_param(channel_id, "channel"))
     return Response(b"", status=204)
 
 
 @bp.post("/<channel_id>/generate-title")
+@declare("Generate a channel title with the agent's model", tags="channels",
+         body=Obj(fields={"agentId": Uuid()}), query={"agentId": Uuid()})
 async def generate_title(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()

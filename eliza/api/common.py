@@ -33,12 +33,23 @@ async def json_body() -> dict[str, Any]:
     if len(raw) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
     if not raw.strip():
-        return {}
+        return _declared({})
     body = loads(raw)
     if not isinstance(body, dict):
         raise BadRequest("The JSON body must be an object",
                          details={"field": "body", "problem": "must be an object"})
-    return body
+    return _declared(body)
+
+
+def _declared(body: dict[str, Any]) -> dict[str, Any]:
+    """The body checked against the route's declared body (eliza/api/contract.py)."""
+    rule = request.url_rule
+    view = current_app.view_functions.get(rule.endpoint) if rule is not None else None
+    contract = getattr(view, "__contract__", None)
+    if contract is None or contract.body is None:
+        return body
+    checked: dict[str, Any] = contract.body.check(body, "body")
+    return checked
 
 
 def uuid_param(value: str, what: str = "agent") -> str:

@@ -189,9 +189,14 @@ class Text(Spec):
 
 @dataclass(frozen=True)
 class Uuid(Spec):
-    """A UUID in any case; the value used is lower case. A bad one is 400 INVALID_ID."""
+    """A UUID in any case; the value used is lower case. A bad one is 400 INVALID_ID.
+    `empty` takes "" as absent (None), as some clients send an unset id."""
 
-    def _check(self, value: Any, name: str) -> str:
+    empty: bool = False
+
+    def _check(self, value: Any, name: str) -> str | None:
+        if self.empty and value == "":
+            return None
         if not isinstance(value, str):
             raise invalid(name, "must be a UUID string")
         valid = validate_uuid(value)
@@ -226,7 +231,10 @@ class Integer(Spec):
         return int(value)
 
     def _schema(self) -> dict[str, Any]:
-        return {"type": "integer", "minimum": self.lo, "maximum": self.hi}
+        out: dict[str, Any] = {"type": "integer", "minimum": self.lo, "maximum": self.hi}
+        if self.clamp is not None:
+            out["description"] = f"brought into {self.clamp[0]}..{self.clamp[1]}"
+        return out
 
 
 @dataclass(frozen=True)
@@ -273,11 +281,11 @@ class Obj(Spec):
             raise invalid(name, "must be an object")
         for key in self.required:
             if value.get(key) is None:
-                raise invalid(f"{name}.{key}", "is required")
+                raise invalid(_join(name, key), "is required")
         checked = dict(value)
         for key, spec in self.fields.items():
             if key in value:
-                checked[key] = spec.check(value[key], f"{name}.{key}")
+                checked[key] = spec.check(value[key], _join(name, key))
         return checked
 
     def _schema(self) -> dict[str, Any]:
@@ -287,6 +295,11 @@ class Obj(Spec):
         if self.required:
             out["required"] = list(self.required)
         return out
+
+
+def _join(name: str, key: str) -> str:
+    # The body's own fields are named bare: `metadata`, not `body.metadata`.
+    return key if name == "body" else f"{name}.{key}"
 
 
 @dataclass(frozen=True)

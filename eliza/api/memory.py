@@ -15,9 +15,11 @@ from .. import ids
 from ..clock import now_ms
 from ..errors import ApiError, BadRequest
 from .common import json_body, ok, query_int, server, uuid_param
+from .contract import Cursor, declare
 from .inputs import (
     MAX_SAFE_INT,
     NAME,
+    Array,
     Boolean,
     Integer,
     Obj,
@@ -62,6 +64,9 @@ def _no_content() -> Response:
 
 
 @bp.get("/<agent_id>/memories")
+@declare("List the agent's memories", tags="memory", query={
+    "channelId": Uuid(), "roomId": Uuid(), "tableName": Text(max_chars=100),
+    "includeEmbedding": Text(enum=("true", "false"))})
 async def agent_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     channel = request.args.get("channelId")
@@ -77,6 +82,9 @@ async def agent_memories(agent_id: str) -> Any:
 
 
 @bp.get("/<agent_id>/rooms/<room_id>/memories")
+@declare("List a room's memories, newest first", tags="memory", query={
+    "limit": Integer(clamp=(1, 1000)), "before": Cursor(), "tableName": Text(max_chars=100),
+    "includeEmbedding": Text(enum=("true", "false"))})
 async def room_memories(agent_id: str, room_id: str) -> Any:
     memories = await server().memory.room_memories(
         uuid_param(agent_id), uuid_param(room_id, "room"), _table(),
@@ -86,6 +94,8 @@ async def room_memories(agent_id: str, room_id: str) -> Any:
 
 
 @bp.patch("/<agent_id>/memories/<memory_id>")
+@declare("Edit a memory", tags="memory", body=Obj(fields={
+    **MEMORY_PATCH, "roomId": Text(), "entityId": Text(), "worldId": Text()}))
 async def update_memory(agent_id: str, memory_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     memory_id = uuid_param(memory_id, "memory")
@@ -99,12 +109,14 @@ async def update_memory(agent_id: str, memory_id: str) -> Any:
 
 
 @bp.delete("/<agent_id>/memories")
+@declare("Delete every memory of the agent", tags="memory")
 async def clear_memories(agent_id: str) -> Any:
     deleted = await server().memory.clear_memories(uuid_param(agent_id))
     return ok({"deleted": deleted, "message": "All agent memories cleared successfully"})
 
 
 @bp.delete("/<agent_id>/memories/all/<room_id>")
+@declare("Delete a room's memories", tags="memory", status=204)
 async def clear_room_memories(agent_id: str, room_id: str) -> Any:
     await server().memory.clear_room_memories(uuid_param(agent_id),
                                               uuid_param(room_id, "room"))
@@ -112,6 +124,7 @@ async def clear_room_memories(agent_id: str, room_id: str) -> Any:
 
 
 @bp.delete("/<agent_id>/memories/<memory_id>")
+@declare("Delete a memory", tags="memory")
 async def delete_memory(agent_id: str, memory_id: str) -> Any:
     await server().memory.delete_memory(uuid_param(agent_id), uuid_param(memory_id, "memory"))
     return ok({"message": "Memory deleted successfully"})
@@ -126,6 +139,8 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/<agent_id>/rooms")
+@declare("Create a room for the agent", tags="memory", status=201,
+         body=Obj(fields={**ROOM, "worldId": Text(), "metadata": METADATA}, required=("name",)))
 async def create_room(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
@@ -143,11 +158,13 @@ async def create_room(agent_id: str) -> Any:
 
 
 @bp.get("/<agent_id>/rooms")
+@declare("List the agent's rooms", tags="memory")
 async def list_rooms(agent_id: str) -> Any:
     return ok({"rooms": await server().memory.list_rooms(uuid_param(agent_id))})
 
 
 @bp.get("/<agent_id>/rooms/<room_id>")
+@declare("Get a room", tags="memory")
 async def get_room(agent_id: str, room_id: str) -> Any:
     return ok(await server().memory.get_room(uuid_param(agent_id), uuid_param(room_id, "room")))
 
@@ -166,6 +183,10 @@ def _group_agents(body: dict[str, Any]) -> list[Any]:
 
 
 @groups.post("/<server_id>")
+@declare("Create a group memory space (a room per agent)", tags="memory", status=201,
+         body=Obj(fields={"agentIds": Array(items=Text()), "name": NAME,
+                          "source": Text(max_chars=100), "worldId": Text(),
+                          "metadata": METADATA}))
 async def create_group(server_id: str) -> Any:
     server_id = uuid_param(server_id, "server")
     body = await json_body()
@@ -199,12 +220,14 @@ async def create_group(server_id: str) -> Any:
 
 
 @groups.delete("/<server_id>")
+@declare("Delete a group memory space", tags="memory", status=204)
 async def delete_group(server_id: str) -> Any:
     await server().memory.delete_group(uuid_param(server_id, "serverId (worldId)"))
     return _no_content()
 
 
 @groups.delete("/<server_id>/memories")
+@declare("Delete a group memory space's memories", tags="memory", status=204)
 async def clear_group_memories(server_id: str) -> Any:
     await server().memory.clear_group_memories(uuid_param(server_id, "serverId (worldId)"))
     return _no_content()

@@ -13,6 +13,7 @@ from quart import Blueprint, request
 from .. import ids
 from ..errors import BadRequest
 from .common import json_body, ok, server, uuid_param
+from .contract import declare
 from .inputs import MESSAGE, RAW, Integer, Obj, OneOf, Spec, Text, Uuid, first, pick
 from .messaging_common import author_from, body_server_id, idempotency_key
 
@@ -29,6 +30,14 @@ MESSAGE_PATCH: dict[str, Spec] = {
     "source_type": Text(max_chars=100, nullable=True),
     "in_reply_to_message_id": Uuid(nullable=True), "author_id": Uuid(nullable=True),
 }
+
+
+AGENT_MESSAGE = Obj(fields={
+    "channel_id": Uuid(), "channelId": Uuid(), "author_id": Uuid(), "authorId": Uuid(),
+    "agentId": Uuid(), "content": MESSAGE, "raw_message": RAW, "metadata": Obj(nullable=True),
+    "source_type": SOURCE, "sourceType": SOURCE, "in_reply_to_message_id": Uuid(nullable=True),
+    "message_server_id": Uuid(nullable=True), "messageServerId": Uuid(nullable=True),
+})
 
 
 def _first(body: dict[str, Any], *keys: str) -> Any:
@@ -65,6 +74,8 @@ async def _store_agent_message(body: dict[str, Any], default_source: str,
 
 
 @bp.post("/submit")
+@declare("Store an agent's message (published like any other)", tags="messages", status=201,
+         body=AGENT_MESSAGE)
 async def submit() -> Any:
     """Store a message (agents' replies in ElizaOS); it is published like any other."""
     body = await json_body()
@@ -72,6 +83,8 @@ async def submit() -> Any:
 
 
 @bp.post("/action")
+@declare("Store an agent's action message", tags="messages", status=201,
+         body=Obj(fields={**AGENT_MESSAGE.fields, "messageId": Uuid(nullable=True)}))
 async def action() -> Any:
     body = await json_body()
     message_id = Uuid(nullable=True).check(body.get("messageId"), "messageId")
@@ -79,6 +92,7 @@ async def action() -> Any:
 
 
 @bp.patch("/action/<message_id>")
+@declare("Update an action message", tags="messages", body=Obj(fields=MESSAGE_PATCH))
 async def update_action(message_id: str) -> Any:
     message_id = uuid_param(message_id, "message")
     fields = pick(await json_body(), MESSAGE_PATCH)
@@ -89,6 +103,9 @@ async def update_action(message_id: str) -> Any:
 
 
 @bp.post("/complete")
+@declare("Tell the channel's clients the agent is done", tags="messages", body=Obj(fields={
+    "channel_id": Uuid(), "channelId": Uuid(), "roomId": Uuid(), "messageId": Uuid(),
+    "status": Text(max_chars=100)}))
 async def complete() -> Any:
     """Tell the channel's clients the agent is done (socket `messageComplete`). Takes
     `{channel_id, server_id}` or the api-client's `{messageId, status}`."""
@@ -137,6 +154,7 @@ def _external(entry: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/ingest-external")
+@declare("Ingest messages from an outside platform", tags="messages", status=202)
 async def ingest_external() -> Any:
     """Messages from an outside platform: one ElizaOS MessageServiceStructure, or the
     api-client's `{platform, channelId, messages:[{id, authorId, content, ...}]}`. Outside
@@ -161,6 +179,8 @@ async def ingest_external() -> Any:
 
 
 @bp.get("/dm-channel")
+@declare("Find or create the DM channel of two users", tags="messages", query={
+    "currentUserId": Uuid(), "targetUserId": Uuid(), "dmServerId": Uuid()})
 async def dm_channel() -> Any:
     current = request.args.get("currentUserId")
     target = request.args.get("targetUserId")
@@ -172,11 +192,14 @@ async def dm_channel() -> Any:
 
 
 @bp.get("/messages/<message_id>")
+@declare("Get a message", tags="messages")
 async def get_message(message_id: str) -> Any:
     return ok(await server().messaging.get_message(uuid_param(message_id, "message")))
 
 
 @bp.patch("/messages/<message_id>")
+@declare("Edit a message's content or metadata", tags="messages",
+         body=Obj(fields={"content": MESSAGE, "metadata": Obj(nullable=True)}))
 async def update_message(message_id: str) -> Any:
     message_id = uuid_param(message_id, "message")
     fields = pick(await json_body(), {"content": MESSAGE, "metadata": Obj(nullable=True)})

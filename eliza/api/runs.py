@@ -9,6 +9,8 @@ from quart import Blueprint, request
 
 from ..errors import BadRequest
 from .common import ok, query_int, query_optional_int, server, uuid_param
+from .contract import declare
+from .inputs import Integer, Text, Uuid
 
 bp = Blueprint("runs", __name__, url_prefix="/api/agents")
 
@@ -16,6 +18,9 @@ STATUSES = frozenset({"started", "completed", "timeout", "error", "all"})
 
 
 @bp.get("/<agent_id>/runs")
+@declare("List the agent's runs", tags="runs", query={
+    "roomId": Uuid(), "status": Text(enum=tuple(sorted(STATUSES))),
+    "limit": Integer(clamp=(1, 100)), "from": Integer(), "to": Integer()})
 async def list_runs(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     room = request.args.get("roomId")
@@ -30,5 +35,6 @@ async def list_runs(agent_id: str) -> Any:
 
 
 @bp.get("/<agent_id>/runs/<run_id>")
+@declare("Get one run", tags="runs")
 async def get_run(agent_id: str, run_id: str) -> Any:
     return ok(await server().activity.get_run(uuid_param(agent_id), uuid_param(run_id, "run")))

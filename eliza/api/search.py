@@ -30,7 +30,19 @@ from ..messaging.shapes import message_json
 from ..runtime import recall
 from ..store import search as sq
 from .common import json_body, ok, server, uuid_param
-from .inputs import MAX_SAFE_INT, Integer, Number, Text, Uuid, invalid
+from .contract import declare
+from .inputs import (
+    MAX_SAFE_INT,
+    Boolean,
+    Integer,
+    Number,
+    Obj,
+    OneOf,
+    Spec,
+    Text,
+    Uuid,
+    invalid,
+)
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -46,7 +58,13 @@ OFFSET = Integer(lo=0, digits=True)
 THRESHOLD = Number(lo=-1, hi=1)
 MATCH = Text(enum=("all", "any"))
 MODE = Text(enum=tuple(m.value for m in recall.SearchMode))
-OPTIONAL_ID = Uuid(nullable=True)
+OPTIONAL_ID = Uuid(nullable=True, empty=True)
+TIME = OneOf(options=(Integer(), Text(max_chars=40)), nullable=True,
+             problem="must be a date (ISO 8601) or epoch milliseconds")
+SEARCH: dict[str, Spec] = {
+    "query": QUERY, "channelId": OPTIONAL_ID, "limit": LIMIT, "offset": OFFSET,
+    "match": MATCH, "mode": MODE, "threshold": THRESHOLD, "semantic": Boolean(),
+}
 
 
 def _query_of(body: dict[str, Any]) -> recall.Query:
@@ -84,11 +102,14 @@ def _time(body: dict[str, Any], key: str) -> int | None:
 
 def _optional_id(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
-    checked: str | None = None if value == "" else OPTIONAL_ID.check(value, key)
+    checked: str | None = OPTIONAL_ID.check(value, key)
     return checked
 
 
 @memory_bp.post("/<agent_id>/memories/search")
+@declare("Search the agent's memories (text, semantic or hybrid)", tags="search",
+         body=Obj(fields={**SEARCH, "roomId": OPTIONAL_ID, "tableName": Text(max_chars=100)},
+                  required=("query",)))
 async def search_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
@@ -107,6 +128,8 @@ async def search_memories(agent_id: str) -> Any:
 
 
 @messages_bp.post("/messages/search")
+@declare("Search central messages", tags="search", body=Obj(fields={
+    **SEARCH, "authorId": OPTIONAL_ID, "from": TIME, "to": TIME}, required=("query",)))
 async def search_messages() -> Any:
     body = await json_body()
     query = _query_of(body)

@@ -12,6 +12,7 @@ from .. import ids
 from ..clock import now_ms
 from ..errors import BadRequest
 from .common import json_body, ok, server, uuid_param
+from .contract import declare
 from .inputs import NAME, Obj, Text, Uuid
 
 bp = Blueprint("worlds", __name__, url_prefix="/api/agents")
@@ -23,11 +24,16 @@ def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 @bp.get("/worlds")
+@declare("List the running agents' worlds", tags="worlds")
 async def list_worlds() -> Any:
     return ok({"worlds": await server().memory.list_worlds()})
 
 
 @bp.post("/<agent_id>/worlds")
+@declare("Create a world for the agent (or add it to one)", tags="worlds", status=201,
+         body=Obj(fields={"name": Text(max_chars="max_name_chars", nullable=True),
+                          "serverId": Text(max_chars=200, nullable=True),
+                          "worldId": Uuid(nullable=True), "metadata": Obj(nullable=True)}))
 async def create_world(agent_id: str) -> Any:
     """`{name, serverId?, metadata?}` as the original, or the api-client's `{worldId}`
     (addAgentToWorld): that world is created for the agent, or returned when it has it."""
@@ -52,6 +58,9 @@ async def create_world(agent_id: str) -> Any:
 
 
 @bp.patch("/<agent_id>/worlds/<world_id>")
+@declare("Update a world (metadata and settings shallow-merged)", tags="worlds",
+         body=Obj(fields={"name": NAME, "metadata": Obj(nullable=True),
+                          "settings": Obj(nullable=True)}))
 async def update_world(agent_id: str, world_id: str) -> Any:
     """`{name?, metadata?}` (metadata shallow-merged) or the api-client's `{settings}`
     (shallow-merged into `metadata.settings`, where ElizaOS keeps world settings)."""
