@@ -9,6 +9,7 @@ it starts serving, so a bad setting fails the start, not the import.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -174,8 +175,12 @@ def _install_error_handlers(app: Quart, settings: Settings) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Any:
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
-        return ApiError("Internal server error").to_dict(), 500
+        # The id ties the client's answer to this log line; the exception stays in the log.
+        error_id = uuid.uuid4().hex[:16]
+        log.error("unhandled error %s on %s %s", error_id, request.method, request.path,
+                  exc_info=error)
+        answer = ApiError("Internal server error", details={"errorId": error_id})
+        return answer.to_dict(), 500
 
 
 def _configure_logging() -> None:

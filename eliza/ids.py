@@ -16,9 +16,11 @@ _URI_COMPONENT_SAFE = "!*'()"
 
 
 def validate_uuid(value: object) -> str | None:
-    """The value when it is a UUID string (any version or variant, the nil UUID too), else None."""
-    if isinstance(value, str) and _UUID.match(value):
-        return value
+    """The value, in lower case, when it is a UUID string (any version or variant, the nil
+    UUID too), else None. Every id the server accepts passes here, so `ABC...` and `abc...`
+    name the same row (ids are stored and compared in lower case)."""
+    if isinstance(value, str) and len(value) == 36 and _UUID.match(value):
+        return value.lower()
     return None
 
 

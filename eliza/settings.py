@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,6 +42,19 @@ def parse_bool(text: str | None, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise SettingsError(f"not a boolean: {text!r}")
+
+
+def _positive_int(get: Callable[[str], str | None], name: str, default: int) -> int:
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} is not a number: {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 def _clamped_minutes(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -96,6 +109,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     max_json_bytes: int = 2 * 1024**2
     max_upload_bytes: int = 50 * 1024**2
+    # Longest name (agent, room, world, channel, server) and message text, in characters.
+    max_name_chars: int = 256
+    max_message_chars: int = 100_000
     rate_limits_enabled: bool = True
     api_rate_limit: RateLimit = RateLimit(1000, 15 * 60)
     file_rate_limit: RateLimit = RateLimit(100, 5 * 60)
@@ -193,6 +209,8 @@ class Settings:
                 h.strip() for h in (get("ELIZA_ALLOWED_HOSTS") or "").split(",") if h.strip()
             ),
             max_json_bytes=parse_size(get("EXPRESS_MAX_PAYLOAD") or "2mb"),
+            max_name_chars=_positive_int(get, "ELIZA_MAX_NAME_CHARS", 256),
+            max_message_chars=_positive_int(get, "ELIZA_MAX_MESSAGE_CHARS", 100_000),
             rate_limits_enabled=(get("ELIZA_RATE_LIMIT") or "on").lower() not in _FALSE,
             sessions=SessionSettings(
                 default_timeout_minutes=_clamped_minutes(

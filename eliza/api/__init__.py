@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart
+from quart import Quart, current_app, request
 
 from . import (
     agent_logs,
@@ -25,6 +25,7 @@ from . import (
     worlds,
 )
 from .common import server
+from .contract import declare, openapi_document
 
 
 def register_blueprints(app: Quart) -> None:
@@ -46,6 +47,20 @@ def register_blueprints(app: Quart) -> None:
     # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
     plugin_routes.install(app)
 
+    # Public like /healthz: answered before the API-key check (a hook ahead of the security
+    # hooks), so a client can read the contract before it has a key.
+    @app.get("/api/openapi.json")
+    @declare("This OpenAPI 3.1 contract (public: no API key needed)", tags="system")
+    async def openapi() -> Any:
+        return _openapi()
+
+    async def openapi_first() -> Any:
+        if request.method == "GET" and request.path == "/api/openapi.json":
+            return _openapi()
+        return None
+
+    app.before_request_funcs.setdefault(None, []).insert(0, openapi_first)
+
     @app.get("/healthz")
     async def healthz() -> Any:
         return {"status": "ok"}
@@ -53,6 +68,14 @@ def register_blueprints(app: Quart) -> None:
     @app.get("/health")
     async def health() -> Any:
         return server_routes.health_body()
+
+
+def _openapi() -> dict[str, Any]:
+    # Built once per app: the routes do not change after start-up.
+    document: dict[str, Any] | None = current_app.config.get("ELIZA_OPENAPI")
+    if document is None:
+        document = current_app.config["ELIZA_OPENAPI"] = openapi_document(current_app)
+    return document
 
 
 def _register_memory(app: Quart) -> None:

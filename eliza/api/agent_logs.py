@@ -9,6 +9,8 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from .common import ok, query_int, server, uuid_param
+from .contract import declare
+from .inputs import MAX_SAFE_INT, Integer, Text, Uuid
 
 bp = Blueprint("agent_logs", __name__, url_prefix="/api/agents")
 
@@ -21,6 +23,10 @@ def _exclude_types() -> list[str]:
 
 
 @bp.get("/<agent_id>/logs")
+@declare("List the agent's log rows", tags="logs", query={
+    "roomId": Uuid(), "type": Text(max_chars=100), "count": Integer(clamp=(1, 1000)),
+    "offset": Integer(clamp=(0, MAX_SAFE_INT)),
+    "excludeTypes": Text(description="comma separated")})
 async def list_logs(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     room = request.args.get("roomId")
@@ -35,6 +41,7 @@ async def list_logs(agent_id: str) -> Any:
 
 
 @bp.delete("/<agent_id>/logs/<log_id>")
+@declare("Delete a log row", tags="logs", status=204)
 async def delete_log(agent_id: str, log_id: str) -> Any:
     await server().activity.delete_log(uuid_param(agent_id), uuid_param(log_id, "log"))
     return Response(b"", status=204)

@@ -11,6 +11,8 @@ from ..runtime.character import agent_view, bio_summary
 from ..store.agents import AgentRecord
 from .character_source import load_character
 from .common import json_body, ok, server, uuid_param
+from .contract import declare
+from .inputs import NAME, Boolean, Obj, Text
 
 if TYPE_CHECKING:
     from ..server import AgentServer
@@ -58,36 +60,54 @@ def agents_listing(srv: AgentServer) -> dict[str, Any]:
     return {"success": True, "data": {"agents": agents}}
 
 
+def _check_name(name: object, field: str) -> None:
+    """The size limit (a missing or empty name is validate_character's INVALID_CHARACTER)."""
+    if isinstance(name, str) and name.strip():
+        NAME.check(name, field)
+
+
 @bp.get("")
+@declare("List agents", tags="agents")
 async def list_agents() -> Any:
     return agents_listing(server())
 
 
 @bp.post("")
+@declare("Create an agent from characterJson, agent or characterPath", tags="agents", status=201,
+         body=Obj(fields={"characterJson": Obj(), "agent": Obj(),
+                          "characterPath": Text(max_chars=2048)}))
 async def create_agent() -> Any:
     body = await json_body()
     character = await load_character(body)
+    source = next((key for key in ("characterJson", "agent") if isinstance(body.get(key), dict)),
+                  "character")
+    _check_name(character.get("name"), f"{source}.name")
     record, _ = await server().agents.create(character)
     return ok({"id": record.id, "character": _agent_json(record)}, 201)
 
 
 @bp.get("/<agent_id>")
+@declare("Get an agent", tags="agents")
 async def get_agent(agent_id: str) -> Any:
     return ok(_agent_json(server().agents.get(uuid_param(agent_id))))
 
 
 @bp.patch("/<agent_id>")
+@declare("Update an agent's character (deep merge)", tags="agents",
+         body=Obj(fields={"name": Text(max_chars="max_name_chars"), "enabled": Boolean()}))
 async def update_agent(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     server().agents.get(agent_id)
     body = await json_body()
     if not body:
         raise BadRequest("No updates provided")
+    _check_name(body.get("name"), "name")
     record = await server().agents.update(agent_id, body)
     return ok(_agent_json(record))
 
 
 @bp.delete("/<agent_id>")
+@declare("Delete an agent", tags="agents", status=204)
 async def delete_agent(agent_id: str) -> Any:
     await server().agents.delete(uuid_param(agent_id))
     # A body given (even empty) avoids Quart's asyncio-only iterable body under Trio.
@@ -95,12 +115,14 @@ async def delete_agent(agent_id: str) -> Any:
 
 
 @bp.post("/<agent_id>/start")
+@declare("Start an agent", tags="agents")
 async def start_agent(agent_id: str) -> Any:
     runtime = await server().agents.start(uuid_param(agent_id))
     return ok({"id": runtime.agent_id, "name": runtime.name, "status": "active"})
 
 
 @bp.post("/<agent_id>/stop")
+@declare("Stop an agent", tags="agents")
 async def stop_agent(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     srv = server()

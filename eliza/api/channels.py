@@ -10,6 +10,21 @@ from quart import Blueprint, Response, request
 from ..errors import AgentNotFound, BadRequest
 from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
+from .contract import Cursor, declare
+from .inputs import (
+    MESSAGE,
+    NAME,
+    RAW,
+    Array,
+    Integer,
+    Obj,
+    Spec,
+    Text,
+    Uuid,
+    first,
+    invalid,
+    pick,
+)
 from .messaging_common import author_from, body_server_id, idempotency_key, parse_cursor
 from .streaming import json_listing
 
@@ -19,6 +34,20 @@ bp = Blueprint("channels", __name__)
 
 MAX_LIST = 1000  # the web UI and api-client page with limit; at least 1000 must work
 HTTP_TRANSPORT_WAIT = 60.0  # transport "http" waits this long for the agent's answer
+SHORT = Text(max_chars=200)
+TOPIC = Text(max_chars="max_message_chars")
+POST: dict[str, Spec] = {
+    "content": MESSAGE, "metadata": Obj(nullable=True), "raw_message": RAW,
+    "transport": Text(max_chars=20, nullable=True),
+}
+
+
+CREATE = Obj(fields={
+    "name": NAME, "message_server_id": Uuid(nullable=True), "messageServerId": Uuid(nullable=True),
+    "serverId": Uuid(nullable=True), "type": Text(max_chars=20, nullable=True),
+    "participantCentralUserIds": Array(items=Uuid(), nullable=True),
+    "metadata": Obj(nullable=True), "sourceType": SHORT, "topic": TOPIC,
+}, required=("name",))
 
 
 def _participants_field(body: dict[str, Any]) -> Any:
@@ -29,36 +58,41 @@ def _participants_field(body: dict[str, Any]) -> Any:
 
 
 @bp.post("")
+@declare("Create a channel with its participants", tags="channels", status=201, body=CREATE)
 async def create_channel() -> Any:
     """1.7 group create `{name, message_server_id, participantCentralUserIds?, type?,
     metadata?}`; also the 1.5 `{serverId, name, type, sourceType?, topic?}` shape."""
     body = await json_body()
-    metadata = body.get("metadata")
+    if not body.get("name"):
+        raise invalid("name", "is required")
     channel = await server().messaging.create_channel(
-        name=body.get("name") or "",
+        name=NAME.check(body["name"], "name"),
         message_server_id=body_server_id(body),
-        type=str(body.get("type") or "GROUP"),
+        type=Text(max_chars=20, nullable=True).check(body.get("type"), "type") or "GROUP",
         participants=_participants_field(body),
-        metadata=metadata if metadata is None or isinstance(metadata, dict) else {},
-        source_type=body.get("sourceType") or body.get("source_type"),
-        source_id=body.get("sourceId") or body.get("source_id"),
-        topic=body.get("topic") or body.get("description"),
+        metadata=Obj(nullable=True).check(body.get("metadata"), "metadata"),
+        source_type=first(body, SHORT, "sourceType", "source_type"),
+        source_id=first(body, SHORT, "sourceId", "source_id"),
+        topic=first(body, TOPIC, "topic", "description"),
     )
     return ok(channel, 201)
 
 
 @bp.get("/<channel_id>/details")
+@declare("Get a channel", tags="channels")
 async def channel_details(channel_id: str) -> Any:
     return ok(await server().messaging.get_channel(uuid_param(channel_id, "channel")))
 
 
 @bp.get("/<channel_id>/participants")
+@declare("List a channel's participants", tags="channels")
 async def channel_participants(channel_id: str) -> Any:
     # A bare array, as the original and the api-client have it.
     return ok(await server().messaging.participants(uuid_param(channel_id, "channel")))
 
 
 @bp.get("/<channel_id>/agents")
+@declare("List a channel's participants (agents view)", tags="channels")
 async def channel_agents(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     members = await server().messaging.participants(channel_id)
@@ -66,16 +100,19 @@ async def channel_agents(channel_id: str) -> Any:
 
 
 @bp.post("/<channel_id>/agents")
+@declare("Add an agent to a channel", tags="channels", status=201,
+         body=Obj(fields={"agentId": Uuid()}))
 async def add_agent(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
-    agent_id = uuid_param(str(body.get("agentId") or ""), "agent")
+    agent_id = Uuid().check(body.get("agentId") or "", "agentId")
     await server().messaging.add_participant(channel_id, agent_id, agent=True)
     return ok({"channelId": channel_id, "agentId": agent_id,
                "message": "Agent added to channel successfully"}, 201)
 
 
 @bp.delete("/<channel_id>/agents/<agent_id>")
+@declare("Remove an agent from a channel", tags="channels")
 async def remove_agent(channel_id: str, agent_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     agent_id = uuid_param(agent_id, "agent")
@@ -85,6 +122,8 @@ async def remove_agent(channel_id: str, agent_id: str) -> Any:
 
 
 @bp.get("/<channel_id>/messages")
+@declare("List a channel's messages, newest first", tags="channels", query={
+    "limit": Integer(clamp=(1, MAX_LIST)), "before": Cursor(), "after": Cursor()})
 async def list_messages(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     batches = server().messaging.iter_messages(
@@ -98,6 +137,9 @@ async def list_messages(channel_id: str) -> Any:
 
 
 @bp.post("/<channel_id>/messages")
+@declare("Post a message to a channel", tags="channels", status=201, body=Obj(fields={
+    **POST, "author_id": Uuid(), "message_server_id": Uuid(nullable=True),
+    "source_type": SHORT, "in_reply_to_message_id": Uuid(nullable=True)}))
 async def post_message(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
@@ -105,17 +147,17 @@ async def post_message(channel_id: str) -> Any:
     if not author:
         raise BadRequest("Missing required fields: author_id (or the X-Entity-Id header), "
                          "content")
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    fields = pick(body, POST)
     srv = server()
     posted = await srv.messaging.post_message(
         channel_id=channel_id,
         author_id=str(author),
-        content=body.get("content") or "",
+        content=fields.get("content") or "",
         message_server_id=body_server_id(body),
-        source_type=body.get("source_type") or body.get("sourceType") or "eliza_gui",
-        raw_message=body.get("raw_message"),
-        metadata=metadata,
-        in_reply_to=body.get("in_reply_to_message_id") or body.get("inReplyToMessageId"),
+        source_type=first(body, SHORT, "source_type", "sourceType") or "eliza_gui",
+        raw_message=fields.get("raw_message"),
+        metadata=fields.get("metadata") or {},
+        in_reply_to=first(body, Uuid(), "in_reply_to_message_id", "inReplyToMessageId"),
         idempotency_key=idempotency_key(body),
     )
     answer: dict[str, Any] = {"success": True, "userMessage": posted.message,
@@ -135,6 +177,7 @@ async def post_message(channel_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>/messages/<message_id>")
+@declare("Delete a message", tags="channels", status=204)
 async def delete_message(channel_id: str, message_id: str) -> Any:
     await server().messaging.delete_message(uuid_param(channel_id, "channel"),
                                             uuid_param(message_id, "message"))
@@ -142,36 +185,42 @@ async def delete_message(channel_id: str, message_id: str) -> Any:
 
 
 @bp.delete("/<channel_id>/messages")
+@declare("Delete every message of a channel", tags="channels", status=204)
 async def clear_messages(channel_id: str) -> Any:
     await server().messaging.clear_channel(uuid_param(channel_id, "channel"))
     return Response(b"", status=204)
 
 
 @bp.patch("/<channel_id>")
+@declare("Update a channel", tags="channels", body=Obj(fields={
+    "name": NAME, "metadata": Obj(), "participantCentralUserIds": Array(items=Uuid())}))
 async def update_channel(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
-    kwargs: dict[str, Any] = {"name": body.get("name"),
-                              "participants": _participants_field(body)}
+    kwargs: dict[str, Any] = {"name": NAME.check(body["name"], "name") if body.get("name")
+                              is not None else None, "participants": _participants_field(body)}
     if "metadata" in body:
-        kwargs["metadata"] = body["metadata"]
+        kwargs["metadata"] = Obj().check(body["metadata"], "metadata")
     return ok(await server().messaging.update_channel(channel_id, **kwargs))
 
 
 @bp.delete("/<channel_id>")
+@declare("Delete a channel", tags="channels", status=204)
 async def delete_channel(channel_id: str) -> Any:
     await server().messaging.delete_channel(uuid_param(channel_id, "channel"))
     return Response(b"", status=204)
 
 
 @bp.post("/<channel_id>/generate-title")
+@declare("Generate a channel title with the agent's model", tags="channels",
+         body=Obj(fields={"agentId": Uuid()}), query={"agentId": Uuid()})
 async def generate_title(channel_id: str) -> Any:
     channel_id = uuid_param(channel_id, "channel")
     body = await json_body()
     agent_id = body.get("agentId") or request.args.get("agentId")
     if not agent_id:
         raise BadRequest("Valid agent ID is required", code="INVALID_ID")
-    runtime = server().agents.runtime(uuid_param(str(agent_id)))
+    runtime = server().agents.runtime(Uuid().check(agent_id, "agentId"))
     if runtime is None:
         raise AgentNotFound("Agent not found or not active")
     return ok(await channel_title(runtime, channel_id))

@@ -6,7 +6,6 @@ network."""
 from __future__ import annotations
 
 import ipaddress
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ import trio
 
 from ..errors import BadRequest, Forbidden
 from .common import server
+from .inputs import loads
 
 MAX_CHARACTER_BYTES = 2 * 1024 * 1024
 FETCH_TIMEOUT = 10.0
@@ -74,9 +74,10 @@ def _parse(raw: bytes, source: str) -> dict[str, Any]:
     if len(raw) > MAX_CHARACTER_BYTES:
         raise BadRequest(f"Character file {source} is larger than 2 MB")
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"Character file {source} is not valid JSON: {exc}") from None
+        data = loads(raw, "character")
+    except BadRequest as exc:
+        raise BadRequest(f"Character file {source}: {exc.message}",
+                         details=exc.details) from None
     if not isinstance(data, dict):
         raise BadRequest(f"Character file {source} must hold a JSON object")
     return data

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, cast
 
 from quart import current_app, request
 
 from ..errors import BadRequest, InvalidId, PayloadTooLarge
 from ..ids import validate_uuid
+from .inputs import MAX_SAFE_INT, invalid, loads
 
 if TYPE_CHECKING:
     from ..server import AgentServer
@@ -23,8 +23,9 @@ def ok(data: Any, status: int = 200) -> tuple[dict[str, Any], int]:
 
 
 async def json_body() -> dict[str, Any]:
-    """The request's JSON object. An empty body is `{}` (the api-client sends
-    `Content-Type: application/json` on bodiless POSTs); malformed JSON is a 400."""
+    """The request's JSON object, parsed strictly (eliza/api/inputs.py: depth, NaN,
+    surrogates). An empty body is `{}` (the api-client sends `Content-Type:
+    application/json` on bodiless POSTs); malformed JSON is a 400."""
     limit = server().settings.max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
@@ -32,30 +33,58 @@ async def json_body() -> dict[str, Any]:
     if len(raw) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
     if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Malformed JSON body: {exc}") from None
+        return _declared({})
+    body = loads(raw)
     if not isinstance(body, dict):
-        raise BadRequest("The JSON body must be an object")
-    return body
+        raise BadRequest("The JSON body must be an object",
+                         details={"field": "body", "problem": "must be an object"})
+    return _declared(body)
+
+
+def _declared(body: dict[str, Any]) -> dict[str, Any]:
+    """The body checked against the route's declared body (eliza/api/contract.py)."""
+    rule = request.url_rule
+    view = current_app.view_functions.get(rule.endpoint) if rule is not None else None
+    contract = getattr(view, "__contract__", None)
+    if contract is None or contract.body is None:
+        return body
+    checked: dict[str, Any] = contract.body.check(body, "body")
+    return checked
 
 
 def uuid_param(value: str, what: str = "agent") -> str:
+    """A UUID from the path or the query, in lower case; anything else is 400 INVALID_ID."""
     valid = validate_uuid(value)
     if valid is None:
-        raise InvalidId(f"Invalid {what} ID format")
+        field = what if "Id" in what or "_id" in what else f"{what}Id"
+        raise InvalidId(f"Invalid {what} ID format",
+                        details={"field": field, "problem": "must be a UUID"})
     return valid
 
 
+def parse_int(name: str, raw: str) -> int:
+    """A query value as an integer within the JS-safe range (so no store call overflows)."""
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit() or not digits.isascii():
+        raise invalid(name, "must be an integer")
+    if len(digits) > 16 or abs(int(text)) > MAX_SAFE_INT:
+        raise invalid(name, f"must be an integer between {-MAX_SAFE_INT} and {MAX_SAFE_INT}")
+    return int(text)
+
+
 def query_int(name: str, default: int, *, lo: int = 0, hi: int | None = None) -> int:
+    """An integer query parameter: absent is `default`; a value in the safe range is
+    brought into [lo, hi] (paging limits clamp, as ElizaOS does); anything else is 400."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be an integer") from None
-    value = max(lo, value)
+    value = max(lo, parse_int(name, raw))
     return min(hi, value) if hi is not None else value
+
+
+def query_optional_int(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return parse_int(name, raw)

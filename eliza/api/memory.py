@@ -15,10 +15,36 @@ from .. import ids
 from ..clock import now_ms
 from ..errors import ApiError, BadRequest
 from .common import json_body, ok, query_int, server, uuid_param
+from .contract import Cursor, declare
+from .inputs import (
+    MAX_SAFE_INT,
+    NAME,
+    Array,
+    Boolean,
+    Integer,
+    Obj,
+    Spec,
+    Text,
+    Uuid,
+    invalid,
+    pick,
+)
 from .messaging_common import parse_cursor
 from .streaming import json_listing
 
 bp = Blueprint("memory", __name__)
+
+METADATA = Obj(nullable=True)
+# A memory's content is an object (`{text, ...}`): the turn pipeline reads it as one.
+MEMORY_PATCH: dict[str, Spec] = {
+    "content": Obj(), "metadata": Obj(), "type": Text(max_chars=100, blank=False),
+    "createdAt": Integer(lo=0, hi=MAX_SAFE_INT), "unique": Boolean(),
+}
+ROOM: dict[str, Spec] = {
+    "name": NAME, "source": Text(max_chars=100, nullable=True),
+    "type": Text(max_chars=100, nullable=True), "serverId": Text(max_chars=100, nullable=True),
+    "channelId": Uuid(nullable=True),
+}
 groups = Blueprint("memory_groups", __name__, url_prefix="/api/memory/groups")
 
 
@@ -43,6 +69,9 @@ def _memories_envelope(items: list[Any]) -> Any:
 
 
 @bp.get("/<agent_id>/memories")
+@declare("List the agent's memories", tags="memory", query={
+    "channelId": Uuid(), "roomId": Uuid(), "tableName": Text(max_chars=100),
+    "includeEmbedding": Text(enum=("true", "false"))})
 async def agent_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     channel = request.args.get("channelId")
@@ -60,6 +89,9 @@ async def agent_memories(agent_id: str) -> Any:
 
 
 @bp.get("/<agent_id>/rooms/<room_id>/memories")
+@declare("List a room's memories, newest first", tags="memory", query={
+    "limit": Integer(clamp=(1, 1000)), "before": Cursor(), "tableName": Text(max_chars=100),
+    "includeEmbedding": Text(enum=("true", "false"))})
 async def room_memories(agent_id: str, room_id: str) -> Any:
     agent_id, room_id = uuid_param(agent_id), uuid_param(room_id, "room")
     limit, before = query_int("limit", 20, lo=1, hi=1000), parse_cursor("before")
@@ -71,29 +103,29 @@ async def room_memories(agent_id: str, room_id: str) -> Any:
 
 
 @bp.patch("/<agent_id>/memories/<memory_id>")
+@declare("Edit a memory", tags="memory", body=Obj(fields={
+    **MEMORY_PATCH, "roomId": Text(), "entityId": Text(), "worldId": Text()}))
 async def update_memory(agent_id: str, memory_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     memory_id = uuid_param(memory_id, "memory")
     body = await json_body()
-    patch = {key: value for key, value in body.items() if key not in ("id", "agentId")}
-    for key in ("roomId", "entityId", "worldId"):
-        if key in patch and not ids.is_uuid(patch[key]):
-            del patch[key]
-    if "metadata" in patch and not isinstance(patch["metadata"], dict):
-        raise BadRequest("metadata must be an object")
-    if "createdAt" in patch and not isinstance(patch["createdAt"], int):
-        del patch["createdAt"]
+    patch = pick(body, MEMORY_PATCH)
+    # Ids that are not UUIDs are dropped, not refused, as the original does.
+    patch.update({key: ids.validate_uuid(body[key]) for key in ("roomId", "entityId", "worldId")
+                  if ids.is_uuid(body.get(key))})
     await server().memory.update_memory(agent_id, memory_id, patch)
     return ok({"id": memory_id, "message": "Memory updated successfully"})
 
 
 @bp.delete("/<agent_id>/memories")
+@declare("Delete every memory of the agent", tags="memory")
 async def clear_memories(agent_id: str) -> Any:
     deleted = await server().memory.clear_memories(uuid_param(agent_id))
     return ok({"deleted": deleted, "message": "All agent memories cleared successfully"})
 
 
 @bp.delete("/<agent_id>/memories/all/<room_id>")
+@declare("Delete a room's memories", tags="memory", status=204)
 async def clear_room_memories(agent_id: str, room_id: str) -> Any:
     await server().memory.clear_room_memories(uuid_param(agent_id),
                                               uuid_param(room_id, "room"))
@@ -101,6 +133,7 @@ async def clear_room_memories(agent_id: str, room_id: str) -> Any:
 
 
 @bp.delete("/<agent_id>/memories/<memory_id>")
+@declare("Delete a memory", tags="memory")
 async def delete_memory(agent_id: str, memory_id: str) -> Any:
     await server().memory.delete_memory(uuid_param(agent_id), uuid_param(memory_id, "memory"))
     return ok({"message": "Memory deleted successfully"})
@@ -110,36 +143,37 @@ async def delete_memory(agent_id: str, memory_id: str) -> Any:
 
 
 def _metadata(body: dict[str, Any]) -> dict[str, Any]:
-    metadata = body.get("metadata")
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise BadRequest("metadata must be an object")
+    metadata: dict[str, Any] = METADATA.check(body.get("metadata"), "metadata") or {}
     return metadata
 
 
 @bp.post("/<agent_id>/rooms")
+@declare("Create a room for the agent", tags="memory", status=201,
+         body=Obj(fields={**ROOM, "worldId": Text(), "metadata": METADATA}, required=("name",)))
 async def create_room(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("Room name is required")
+    if body.get("name") is None:
+        raise invalid("name", "is required (Room name is required)")
+    fields = pick(body, ROOM)
     room = await server().memory.create_room(
-        agent_id, room_id=ids.create_unique_uuid(agent_id, f"room-{now_ms()}"), name=name,
-        source=str(body.get("source") or "client"), type_=str(body.get("type") or "DM"),
-        server_id=str(body.get("serverId") or ids.DEFAULT_SERVER_ID),
+        agent_id, room_id=ids.create_unique_uuid(agent_id, f"room-{now_ms()}"),
+        name=fields["name"], source=fields.get("source") or "client",
+        type_=fields.get("type") or "DM",
+        server_id=fields.get("serverId") or ids.DEFAULT_SERVER_ID,
         world_id=ids.validate_uuid(body.get("worldId")), metadata=_metadata(body),
-        channel_id=body.get("channelId"))
+        channel_id=fields.get("channelId"))
     return ok(room, 201)
 
 
 @bp.get("/<agent_id>/rooms")
+@declare("List the agent's rooms", tags="memory")
 async def list_rooms(agent_id: str) -> Any:
     return ok({"rooms": await server().memory.list_rooms(uuid_param(agent_id))})
 
 
 @bp.get("/<agent_id>/rooms/<room_id>")
+@declare("Get a room", tags="memory")
 async def get_room(agent_id: str, room_id: str) -> Any:
     return ok(await server().memory.get_room(uuid_param(agent_id), uuid_param(room_id, "room")))
 
@@ -153,14 +187,19 @@ def _group_agents(body: dict[str, Any]) -> list[Any]:
     if agent_ids is None:
         return server().memory.running_agents()
     if not isinstance(agent_ids, list) or not agent_ids:
-        raise BadRequest("agentIds must be a non-empty array")
+        raise invalid("agentIds", "must be a non-empty array")
     return agent_ids
 
 
 @groups.post("/<server_id>")
+@declare("Create a group memory space (a room per agent)", tags="memory", status=201,
+         body=Obj(fields={"agentIds": Array(items=Text()), "name": NAME,
+                          "source": Text(max_chars=100), "worldId": Text(),
+                          "metadata": METADATA}))
 async def create_group(server_id: str) -> Any:
     server_id = uuid_param(server_id, "server")
     body = await json_body()
+    fields = pick(body, {"name": NAME, "source": Text(max_chars=100)})
     agent_ids = _group_agents(body)
     if not agent_ids:
         raise BadRequest("agentIds must be a non-empty array (no agent is running)")
@@ -172,8 +211,8 @@ async def create_group(server_id: str) -> Any:
             agent_id = uuid_param(raw if isinstance(raw, str) else "")
             rooms.append(await memory.create_room(
                 agent_id, room_id=ids.create_unique_uuid(agent_id, server_id),
-                name=str(body.get("name") or f"Group {server_id[:8]}"),
-                source=str(body.get("source") or "api"), type_="API", server_id=server_id,
+                name=fields.get("name") or f"Group {server_id[:8]}",
+                source=fields.get("source") or "api", type_="API", server_id=server_id,
                 world_id=ids.validate_uuid(body.get("worldId")), metadata=_metadata(body),
                 channel_id=server_id))
         except ApiError as exc:
@@ -190,12 +229,14 @@ async def create_group(server_id: str) -> Any:
 
 
 @groups.delete("/<server_id>")
+@declare("Delete a group memory space", tags="memory", status=204)
 async def delete_group(server_id: str) -> Any:
     await server().memory.delete_group(uuid_param(server_id, "serverId (worldId)"))
     return _no_content()
 
 
 @groups.delete("/<server_id>/memories")
+@declare("Delete a group memory space's memories", tags="memory", status=204)
 async def clear_group_memories(server_id: str) -> Any:
     await server().memory.clear_group_memories(uuid_param(server_id, "serverId (worldId)"))
     return _no_content()

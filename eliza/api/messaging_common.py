@@ -3,12 +3,14 @@ from `X-Entity-Id`, idempotency keys and the `before`/`after` cursors."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from quart import request
 
-from ..errors import BadRequest
+from .common import parse_int
+from .inputs import MAX_SAFE_INT, invalid
 
 SERVER_ID_KEYS = ("message_server_id", "messageServerId", "server_id", "serverId")
 _KEY_FIELDS = ("clientMessageId", "client_message_id", "idempotencyKey", "idempotency_key",
@@ -51,24 +53,27 @@ def idempotency_key(body: dict[str, Any]) -> str | None:
 
 
 def parse_cursor(name: str) -> int | None:
-    """A `before`/`after` query value as epoch ms: digits are ms, anything else is read as
-    an ISO date (the web UI sends ISO)."""
+    """A `before`/`after` query value as epoch ms: a (finite, JS-safe) number is ms,
+    anything else is read as an ISO date (the web UI sends ISO). Else 400."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
-    if raw.lstrip("-").isdigit():
-        return int(raw)
+    if raw.lstrip("+-").isdigit():
+        return parse_int(name, raw)
+    problem = "must be epoch milliseconds or an ISO 8601 date"
     try:
         value = float(raw)
     except ValueError:
         pass
-    else:
+    else:  # "1e308", "NaN", "inf" parse as floats: only finite, safe ones are times
+        if not (math.isfinite(value) and abs(value) <= MAX_SAFE_INT):
+            raise invalid(name, problem)
         return int(value)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be epoch ms or an ISO date") from None
+        raise invalid(name, problem) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)

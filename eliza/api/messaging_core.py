@@ -13,9 +13,31 @@ from quart import Blueprint, request
 from .. import ids
 from ..errors import BadRequest
 from .common import json_body, ok, server, uuid_param
+from .contract import declare
+from .inputs import MESSAGE, RAW, Integer, Obj, OneOf, Spec, Text, Uuid, first, pick
 from .messaging_common import author_from, body_server_id, idempotency_key
 
 bp = Blueprint("messaging_core", __name__, url_prefix="/api/messaging")
+
+
+SOURCE = Text(max_chars=100)
+# An outside platform's id: mapped to a UUID with string_to_uuid when it is not one.
+OUTSIDE_ID = OneOf(options=(Text(max_chars=200), Integer()),
+                   problem="must be a string or an integer", nullable=True)
+# The fields a PATCH of a message may change, each checked before anything is written.
+MESSAGE_PATCH: dict[str, Spec] = {
+    "content": MESSAGE, "metadata": Obj(nullable=True), "raw_message": RAW,
+    "source_type": Text(max_chars=100, nullable=True),
+    "in_reply_to_message_id": Uuid(nullable=True), "author_id": Uuid(nullable=True),
+}
+
+
+AGENT_MESSAGE = Obj(fields={
+    "channel_id": Uuid(), "channelId": Uuid(), "author_id": Uuid(), "authorId": Uuid(),
+    "agentId": Uuid(), "content": MESSAGE, "raw_message": RAW, "metadata": Obj(nullable=True),
+    "source_type": SOURCE, "sourceType": SOURCE, "in_reply_to_message_id": Uuid(nullable=True),
+    "message_server_id": Uuid(nullable=True), "messageServerId": Uuid(nullable=True),
+})
 
 
 def _first(body: dict[str, Any], *keys: str) -> Any:
@@ -27,21 +49,23 @@ def _first(body: dict[str, Any], *keys: str) -> Any:
 
 async def _store_agent_message(body: dict[str, Any], default_source: str,
                                message_id: Any = None) -> dict[str, Any]:
-    channel_id = _first(body, "channel_id", "channelId")
-    author = _first(body, "author_id", "authorId", "agentId") or author_from(body)
+    channel_id = first(body, Uuid(), "channel_id", "channelId")
+    author = first(body, Uuid(), "author_id", "authorId", "agentId") or author_from(body)
     content = body.get("content")
     if not channel_id or not author or not content:
         raise BadRequest("Missing required fields: channel_id, author_id, content")
-    raw = body.get("raw_message")
+    content = MESSAGE.check(content, "content")
+    raw = RAW.check(body.get("raw_message"), "raw_message")
+    metadata = Obj(nullable=True).check(body.get("metadata"), "metadata")
     posted = await server().messaging.post_message(
-        channel_id=str(channel_id),
+        channel_id=channel_id,
         author_id=str(author),
-        content=content if isinstance(content, str) else "",
+        content=content,
         message_server_id=body_server_id(body),
-        source_type=_first(body, "source_type", "sourceType") or default_source,
+        source_type=first(body, SOURCE, "source_type", "sourceType") or default_source,
         raw_message=raw if raw is not None else {"text": content},
-        metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
-        in_reply_to=_first(body, "in_reply_to_message_id", "inReplyToMessageId"),
+        metadata=metadata,
+        in_reply_to=first(body, Uuid(), "in_reply_to_message_id", "inReplyToMessageId"),
         message_id=message_id,
         idempotency_key=idempotency_key(body) if message_id is None else None,
         create_channel=False,
@@ -50,6 +74,8 @@ async def _store_agent_message(body: dict[str, Any], default_source: str,
 
 
 @bp.post("/submit")
+@declare("Store an agent's message (published like any other)", tags="messages", status=201,
+         body=AGENT_MESSAGE)
 async def submit() -> Any:
     """Store a message (agents' replies in ElizaOS); it is published like any other."""
     body = await json_body()
@@ -57,31 +83,29 @@ async def submit() -> Any:
 
 
 @bp.post("/action")
+@declare("Store an agent's action message", tags="messages", status=201,
+         body=Obj(fields={**AGENT_MESSAGE.fields, "messageId": Uuid(nullable=True)}))
 async def action() -> Any:
     body = await json_body()
-    message_id = body.get("messageId")
-    if message_id is not None:
-        message_id = uuid_param(str(message_id), "message")
+    message_id = Uuid(nullable=True).check(body.get("messageId"), "messageId")
     return ok(await _store_agent_message(body, "agent_action", message_id), 201)
 
 
 @bp.patch("/action/<message_id>")
+@declare("Update an action message", tags="messages", body=Obj(fields=MESSAGE_PATCH))
 async def update_action(message_id: str) -> Any:
-    body = await json_body()
-    patch = {
-        "content": body.get("content"),
-        "raw_message": body.get("raw_message"),
-        "source_type": body.get("source_type"),
-        "in_reply_to_root_message_id": body.get("in_reply_to_message_id"),
-        "metadata": body.get("metadata"),
-        "author_id": body.get("author_id"),
-    }
-    if patch["author_id"] is not None:
-        uuid_param(str(patch["author_id"]), "author_id")
-    return ok(await server().messaging.update_message(uuid_param(message_id, "message"), patch))
+    message_id = uuid_param(message_id, "message")
+    fields = pick(await json_body(), MESSAGE_PATCH)
+    patch = {key: fields.get(key) for key in
+             ("content", "raw_message", "source_type", "metadata", "author_id")}
+    patch["in_reply_to_root_message_id"] = fields.get("in_reply_to_message_id")
+    return ok(await server().messaging.update_message(message_id, patch))
 
 
 @bp.post("/complete")
+@declare("Tell the channel's clients the agent is done", tags="messages", body=Obj(fields={
+    "channel_id": Uuid(), "channelId": Uuid(), "roomId": Uuid(), "messageId": Uuid(),
+    "status": Text(max_chars=100)}))
 async def complete() -> Any:
     """Tell the channel's clients the agent is done (socket `messageComplete`). Takes
     `{channel_id, server_id}` or the api-client's `{messageId, status}`."""
@@ -102,7 +126,35 @@ async def complete() -> Any:
                      "status": body.get("status") or "completed"}}
 
 
+def _external(entry: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """`post_message`'s arguments for one outside message, every field checked."""
+    channel_id = first(entry, OUTSIDE_ID, "channel_id", "channelId")
+    author = first(entry, OUTSIDE_ID, "author_id", "authorId")
+    content = entry.get("content")
+    if not channel_id or not author or not isinstance(content, str) or not content:
+        raise BadRequest("Invalid external message payload")
+    metadata = dict(Obj(nullable=True).check(entry.get("metadata"), "metadata") or {})
+    outside_id = OUTSIDE_ID.check(entry.get("id"), "id")
+    source_id = OUTSIDE_ID.check(entry.get("source_id"), "source_id") or outside_id
+    display = Text(max_chars="max_name_chars", nullable=True).check(
+        entry.get("author_display_name"), "author_display_name")
+    if display:
+        metadata.setdefault("user_display_name", display)
+    return {
+        "channel_id": ids.string_to_uuid(str(channel_id)),
+        "author_id": ids.string_to_uuid(str(author)),
+        "content": MESSAGE.check(content, "content"),
+        "message_server_id": body_server_id(entry) or body_server_id(body),
+        "source_type": first(entry, SOURCE, "source_type", "sourceType") or "external",
+        "source_id": str(source_id) if source_id else None,
+        "raw_message": entry.get("raw_message"),
+        "metadata": metadata,
+        "idempotency_key": str(outside_id) if outside_id else None,
+    }
+
+
 @bp.post("/ingest-external")
+@declare("Ingest messages from an outside platform", tags="messages", status=202)
 async def ingest_external() -> Any:
     """Messages from an outside platform: one ElizaOS MessageServiceStructure, or the
     api-client's `{platform, channelId, messages:[{id, authorId, content, ...}]}`. Outside
@@ -115,27 +167,11 @@ async def ingest_external() -> Any:
                    for m in batch if isinstance(m, dict)]
     else:
         entries = [body]
+    # Every entry is checked before the first is stored: a bad one stores nothing.
+    prepared = [_external(entry, body) for entry in entries]
     stored: list[str] = []
-    for entry in entries:
-        channel_id = _first(entry, "channel_id", "channelId")
-        author = _first(entry, "author_id", "authorId")
-        content = entry.get("content")
-        if not channel_id or not author or not isinstance(content, str) or not content:
-            raise BadRequest("Invalid external message payload")
-        metadata = dict(entry.get("metadata") or {})
-        if entry.get("author_display_name"):
-            metadata.setdefault("user_display_name", entry["author_display_name"])
-        posted = await server().messaging.post_message(
-            channel_id=ids.string_to_uuid(str(channel_id)),
-            author_id=ids.string_to_uuid(str(author)),
-            content=content,
-            message_server_id=body_server_id(entry) or body_server_id(body),
-            source_type=_first(entry, "source_type", "sourceType") or "external",
-            source_id=str(entry.get("source_id") or entry.get("id") or "") or None,
-            raw_message=entry.get("raw_message"),
-            metadata=metadata,
-            idempotency_key=str(entry["id"]) if entry.get("id") else None,
-        )
+    for kwargs in prepared:
+        posted = await server().messaging.post_message(**kwargs)
         stored.append(posted.message["id"])
     data: dict[str, Any] = {"messageId": stored[0] if stored else None, "messageIds": stored}
     return {"success": True, "message": "Message ingested and published to bus",
@@ -143,6 +179,8 @@ async def ingest_external() -> Any:
 
 
 @bp.get("/dm-channel")
+@declare("Find or create the DM channel of two users", tags="messages", query={
+    "currentUserId": Uuid(), "targetUserId": Uuid(), "dmServerId": Uuid()})
 async def dm_channel() -> Any:
     current = request.args.get("currentUserId")
     target = request.args.get("targetUserId")
@@ -154,15 +192,16 @@ async def dm_channel() -> Any:
 
 
 @bp.get("/messages/<message_id>")
+@declare("Get a message", tags="messages")
 async def get_message(message_id: str) -> Any:
     return ok(await server().messaging.get_message(uuid_param(message_id, "message")))
 
 
 @bp.patch("/messages/<message_id>")
+@declare("Edit a message's content or metadata", tags="messages",
+         body=Obj(fields={"content": MESSAGE, "metadata": Obj(nullable=True)}))
 async def update_message(message_id: str) -> Any:
-    body = await json_body()
-    content = body.get("content")
-    if content is not None and (not isinstance(content, str) or not content.strip()):
-        raise BadRequest("content must be a non-empty string")
-    patch = {"content": content, "metadata": body.get("metadata")}
-    return ok(await server().messaging.update_message(uuid_param(message_id, "message"), patch))
+    message_id = uuid_param(message_id, "message")
+    fields = pick(await json_body(), {"content": MESSAGE, "metadata": Obj(nullable=True)})
+    patch = {"content": fields.get("content"), "metadata": fields.get("metadata")}
+    return ok(await server().messaging.update_message(message_id, patch))

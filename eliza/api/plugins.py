@@ -8,11 +8,13 @@ from typing import Any
 from quart import Blueprint
 
 from .common import ok, server
+from .contract import declare
 
 bp = Blueprint("plugins", __name__, url_prefix="/api/plugins")
 
 
 @bp.get("")
+@declare("The installed plugins and what each contributes", tags="plugins")
 async def list_plugins() -> Any:
     srv = server()
     listeners = srv.listeners.stats

@@ -8,24 +8,19 @@ from typing import Any
 from quart import Blueprint, request
 
 from ..errors import BadRequest
-from .common import ok, query_int, server, uuid_param
+from .common import ok, query_int, query_optional_int, server, uuid_param
+from .contract import declare
+from .inputs import Integer, Text, Uuid
 
 bp = Blueprint("runs", __name__, url_prefix="/api/agents")
 
 STATUSES = frozenset({"started", "completed", "timeout", "error", "all"})
 
 
-def _optional_int(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be epoch ms") from None
-
-
 @bp.get("/<agent_id>/runs")
+@declare("List the agent's runs", tags="runs", query={
+    "roomId": Uuid(), "status": Text(enum=tuple(sorted(STATUSES))),
+    "limit": Integer(clamp=(1, 100)), "from": Integer(), "to": Integer()})
 async def list_runs(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     room = request.args.get("roomId")
@@ -34,11 +29,12 @@ async def list_runs(agent_id: str) -> Any:
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(sorted(STATUSES))}")
     limit = query_int("limit", 20, lo=1, hi=100)
-    since, until = _optional_int("from"), _optional_int("to")
+    since, until = query_optional_int("from"), query_optional_int("to")
     return ok(await server().activity.list_runs(agent_id, room_id=room_id, status=status,
                                                 limit=limit, since=since, until=until))
 
 
 @bp.get("/<agent_id>/runs/<run_id>")
+@declare("Get one run", tags="runs")
 async def get_run(agent_id: str, run_id: str) -> Any:
     return ok(await server().activity.get_run(uuid_param(agent_id), uuid_param(run_id, "run")))

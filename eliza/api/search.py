@@ -20,18 +20,29 @@ clashes with the GET/PATCH/DELETE `/memories/<memoryId>` routes.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
 from quart import Blueprint
 
 from .. import ids
-from ..errors import BadRequest
 from ..messaging.shapes import message_json
 from ..runtime import recall
 from ..store import search as sq
 from .common import json_body, ok, server, uuid_param
+from .contract import declare
+from .inputs import (
+    MAX_SAFE_INT,
+    Boolean,
+    Integer,
+    Number,
+    Obj,
+    OneOf,
+    Spec,
+    Text,
+    Uuid,
+    invalid,
+)
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -41,55 +52,34 @@ memory_bp = Blueprint("memory_search", __name__)
 messages_bp = Blueprint("messages_search", __name__, url_prefix="/api/messaging")
 
 
-def _query(body: dict[str, Any]) -> str:
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise BadRequest("query must be a non-empty string")
-    if len(query) > MAX_QUERY_CHARS:
-        raise BadRequest(f"query must be at most {MAX_QUERY_CHARS} characters")
-    return query
-
-
-def _int(body: dict[str, Any], name: str, default: int, lo: int, hi: int | None) -> int:
-    value = body.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        else:
-            raise BadRequest(f"{name} must be an integer")
-    value = max(lo, value)
-    return min(hi, value) if hi is not None else value
-
-
-def _page(body: dict[str, Any]) -> sq.Page:
-    return sq.Page(limit=_int(body, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-                   offset=_int(body, "offset", 0, 0, None))
-
-
-def _match_all(body: dict[str, Any]) -> bool:
-    match = body.get("match", "all")
-    if match not in ("all", "any"):
-        raise BadRequest("match must be 'all' or 'any'")
-    return bool(match == "all")
+QUERY = Text(max_chars=MAX_QUERY_CHARS, blank=False, nul=False)
+LIMIT = Integer(clamp=(1, MAX_LIMIT), digits=True)
+OFFSET = Integer(lo=0, digits=True)
+THRESHOLD = Number(lo=-1, hi=1)
+MATCH = Text(enum=("all", "any"))
+MODE = Text(enum=tuple(m.value for m in recall.SearchMode))
+OPTIONAL_ID = Uuid(nullable=True, empty=True)
+TIME = OneOf(options=(Integer(), Text(max_chars=40)), nullable=True,
+             problem="must be a date (ISO 8601) or epoch milliseconds")
+SEARCH: dict[str, Spec] = {
+    "query": QUERY, "channelId": OPTIONAL_ID, "limit": LIMIT, "offset": OFFSET,
+    "match": MATCH, "mode": MODE, "threshold": THRESHOLD, "semantic": Boolean(),
+}
 
 
 def _query_of(body: dict[str, Any]) -> recall.Query:
     mode = body.get("mode")
     if mode is None and isinstance(body.get("semantic"), bool):  # older clients' flag
         mode = "semantic" if body["semantic"] else "text"
-    try:
-        search_mode = recall.SearchMode(mode or "auto")
-    except ValueError:
-        raise BadRequest("mode must be one of: auto, text, semantic, hybrid") from None
-    threshold = body.get("threshold", body.get("match_threshold", recall.DEFAULT_THRESHOLD))
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
-        math.isfinite(threshold) and -1 <= threshold <= 1
-    ):
-        raise BadRequest("threshold must be a number between -1 and 1")
-    return recall.Query(text=_query(body), page=_page(body), match_all=_match_all(body),
-                        mode=search_mode, threshold=float(threshold))
+    search_mode = recall.SearchMode(MODE.check(mode or "auto", "mode"))
+    threshold_key = "threshold" if "threshold" in body else "match_threshold"
+    threshold = THRESHOLD.check(body.get(threshold_key, recall.DEFAULT_THRESHOLD),
+                                threshold_key)
+    page = sq.Page(limit=LIMIT.check(body.get("limit", DEFAULT_LIMIT), "limit"),
+                   offset=OFFSET.check(body.get("offset", 0), "offset"))
+    return recall.Query(text=QUERY.check(body.get("query"), "query"), page=page,
+                        match_all=MATCH.check(body.get("match", "all"), "match") == "all",
+                        mode=search_mode, threshold=threshold)
 
 
 def _time(body: dict[str, Any], key: str) -> int | None:
@@ -97,54 +87,55 @@ def _time(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return int(value)
+    problem = "must be a date (ISO 8601) or epoch milliseconds"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(Number(lo=-MAX_SAFE_INT, hi=MAX_SAFE_INT).check(value, key))
     if isinstance(value, str):
         if value.strip().isdigit():
-            return int(value)
+            return int(Integer(digits=True).check(value, key))
         try:
             return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
         except ValueError:
             pass
-    raise BadRequest(f"{key} must be a date (ISO 8601) or epoch milliseconds")
+    raise invalid(key, problem)
 
 
-def _optional_id(body: dict[str, Any], key: str, what: str) -> str | None:
+def _optional_id(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{key} must be a string")
-    return uuid_param(value, what)
+    checked: str | None = OPTIONAL_ID.check(value, key)
+    return checked
 
 
 @memory_bp.post("/<agent_id>/memories/search")
+@declare("Search the agent's memories (text, semantic or hybrid)", tags="search",
+         body=Obj(fields={**SEARCH, "roomId": OPTIONAL_ID, "tableName": Text(max_chars=100)},
+                  required=("query",)))
 async def search_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
     query = _query_of(body)
+    channel_id = _optional_id(body, "channelId")
+    room_id = _optional_id(body, "roomId")
+    table = Text(nullable=True, max_chars=100).check(body.get("tableName"), "tableName")
     srv = server()
     srv.agents.get(agent_id)  # 404 AGENT_NOT_FOUND
-    channel_id = _optional_id(body, "channelId", "channel")
-    room_id = _optional_id(body, "roomId", "room")
     if channel_id is not None:
         # The agent's room for a channel, as in GET /memories?channelId=.
         room_id = ids.create_unique_uuid(agent_id, channel_id)
-    table = body.get("tableName")
-    if table is not None and not isinstance(table, str):
-        raise BadRequest("tableName must be a string")
     memories, mode = await recall.search_memories(srv.store, srv.agents, agent_id, query,
                                                   room_id=room_id, table=table or None)
     return ok({"memories": memories, "mode": mode.value})
 
 
 @messages_bp.post("/messages/search")
+@declare("Search central messages", tags="search", body=Obj(fields={
+    **SEARCH, "authorId": OPTIONAL_ID, "from": TIME, "to": TIME}, required=("query",)))
 async def search_messages() -> Any:
     body = await json_body()
     query = _query_of(body)
     where = sq.MessageFilter(
-        channel_id=_optional_id(body, "channelId", "channel"),
-        author_id=_optional_id(body, "authorId", "author"),
+        channel_id=_optional_id(body, "channelId"),
+        author_id=_optional_id(body, "authorId"),
         since=_time(body, "from"),
         until=_time(body, "to"),
     )

@@ -11,6 +11,7 @@ from .. import __version__
 from ..clock import now_ms
 from ..logs import LEVELS, LogEntry
 from .common import json_body, server
+from .contract import declare
 from .guards import require_trusted_client
 
 bp = Blueprint("server", __name__)
@@ -23,16 +24,19 @@ def iso_now() -> str:
 
 
 @bp.get("/ping")
+@declare("Liveness: pong and the time", tags="server")
 async def ping() -> Any:
     return {"pong": True, "timestamp": now_ms()}
 
 
 @bp.get("/hello")
+@declare("Hello World", tags="server")
 async def hello() -> Any:
     return {"message": "Hello World!"}
 
 
 @bp.get("/status")
+@declare("Status and the number of running agents", tags="server")
 async def status() -> Any:
     return {"status": "ok", "agentCount": len(server().agents.runtimes()), "timestamp": iso_now()}
 
@@ -49,11 +53,13 @@ def health_body() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/health")
+@declare("Health (503 while no agent runs)", tags="server")
 async def health() -> Any:
     return health_body()
 
 
 @bp.post("/stop")
+@declare("Stop the server (local clients only while auth is off)", tags="server")
 async def stop() -> Any:
     require_trusted_client()
     server().request_shutdown()
@@ -61,6 +67,7 @@ async def stop() -> Any:
 
 
 @bp.route("/logs", methods=["GET", "POST"])
+@declare("Recent log entries (POST also appends client entries)", tags="server")
 async def logs() -> Any:
     srv = server()
     params: dict[str, Any] = dict(request.args)
@@ -104,12 +111,14 @@ async def logs() -> Any:
 
 
 @bp.delete("/logs")
+@declare("Clear the log buffer", tags="server")
 async def clear_logs() -> Any:
     server().logs.clear()
     return {"status": "success", "message": "Logs cleared successfully"}
 
 
 @bp.get("/debug/servers")
+@declare("The message servers (debug)", tags="server")
 async def debug_servers() -> Any:
     servers = await server().messaging.list_servers()
     return {"success": True, "servers": servers, "count": len(servers), "data": {

@@ -14,6 +14,7 @@ from quart import Blueprint
 from .. import __version__
 from ..errors import BadRequest
 from .common import json_body, ok, server
+from .contract import declare
 from .guards import require_trusted_client
 from .server_routes import iso_now
 
@@ -21,6 +22,7 @@ bp = Blueprint("system", __name__, url_prefix="/api/system")
 
 
 @bp.get("/version")
+@declare("Server version, environment and uptime", tags="system")
 async def version() -> Any:
     srv = server()
     return {
@@ -33,6 +35,7 @@ async def version() -> Any:
 
 
 @bp.get("/env/local")
+@declare("Read the data directory's .env (local clients only while auth is off)", tags="system")
 async def get_env() -> Any:
     require_trusted_client()
     path = server().settings.env_file
@@ -46,6 +49,8 @@ async def get_env() -> Any:
 
 
 @bp.post("/env/local")
+# `content` keeps its own check: its refusal is 400 INVALID_INPUT, as the original's.
+@declare("Merge keys into the data directory's .env", tags="system")
 async def update_env() -> Any:
     require_trusted_client()
     body = await json_body()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..clock import now_ms
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..store import agent_memory as am
 from ..store import memory_queries as mq
 
@@ -71,6 +71,11 @@ class MemoryService:
 
     async def update_memory(self, agent_id: str, memory_id: str, patch: dict[str, Any]) -> None:
         runtime = self.agents.require_runtime(agent_id)
+        # Every turn reads a memory's content as an object: anything else would break them.
+        for key in ("content", "metadata"):
+            if key in patch and not isinstance(patch[key], dict):
+                raise BadRequest(f"{key} must be an object",
+                                 details={"field": key, "problem": "must be an object"})
         if not await self.store.write(mq.update_memory, agent_id, memory_id, patch):
             raise NotFound("Memory not found")
         if runtime.embeddings is not None:

@@ -290,8 +290,10 @@ class MessagingService(ChannelOps):
     # -- changing messages ----------------------------------------------------------------
 
     async def update_message(self, message_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        """Patch a message (None keeps a field). No bus event: ElizaOS emits none either."""
+        """Patch a message (None keeps a field). No bus event: ElizaOS emits none either.
+        Every field is checked before the write, so a refused patch changes nothing."""
         message_id = _uuid(message_id, "message id")
+        _check_patch(patch)
         patch = {key: self._with_media_urls(dict(value)) if key in ("metadata", "raw_message")
                  and isinstance(value, dict) else value for key, value in patch.items()}
         row = await self.store.write(mq.update_message, message_id, patch, now_ms())
@@ -345,6 +347,28 @@ class MessagingService(ChannelOps):
             message_id=message_id, channel_id=channel_id, agent_id=agent_id, chunk=chunk,
             index=index, in_reply_to=in_reply_to,
         ))
+
+
+_PATCH_TYPES: dict[str, tuple[type, ...]] = {
+    "content": (str,), "metadata": (dict,), "raw_message": (dict, str), "source_type": (str,),
+}
+
+
+def _check_patch(patch: dict[str, Any]) -> None:
+    """The types the stored row and every reader of it rely on (a metadata that is not an
+    object would break the message, its channel listing and search)."""
+    for key, kinds in _PATCH_TYPES.items():
+        value = patch.get(key)
+        if value is not None and not isinstance(value, kinds):
+            problem = "must be an object" if kinds == (dict,) else "has the wrong type"
+            raise BadRequest(f"{key} {problem}", details={"field": key, "problem": problem})
+    content = patch.get("content")
+    if content is not None and not content.strip():
+        raise BadRequest("content must be a non-empty string",
+                         details={"field": "content", "problem": "must be a non-empty string"})
+    for key in ("author_id", "in_reply_to_root_message_id"):
+        if patch.get(key) is not None:
+            patch[key] = _uuid(patch[key], key)
 
 
 async def _next_reply(sub: Subscription, channel_id: str, message_id: str,

@@ -8,6 +8,7 @@ so a message stored by REST, a session or an agent reaches the channel's room th
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
@@ -148,6 +149,7 @@ class RealtimeHub:
         """Join the channel's room; returns the ack for clients that asked for one."""
         payload = payload if isinstance(payload, dict) else {}
         channel_id = payload.get("channelId") or payload.get("roomId")
+        channel_id = ids.validate_uuid(channel_id) or channel_id  # the room REST posts reach
         if not isinstance(channel_id, str) or not channel_id:
             error = "channelId is required for joining."
             sock.emit("messageError", {"error": error})
@@ -168,9 +170,15 @@ class RealtimeHub:
         """Store the message (one bus event), echo it to the sender with its client id, ack.
         Returns the ack for clients that asked for one."""
         payload = payload if isinstance(payload, dict) else {}
-        channel_id = payload.get("channelId") or payload.get("roomId")
-        sender_id = str(payload.get("senderId") or sock.data.get("entityId") or "")
-        text = payload.get("message")
+        # Ids in lower case, as the REST routes store them, so the rooms line up.
+        channel_id = ids.validate_uuid(payload.get("channelId") or payload.get("roomId"))
+        sender_id = ids.validate_uuid(str(payload.get("senderId") or sock.data.get("entityId")))
+        error = self._send_error(payload, channel_id, sender_id)
+        if error is not None or channel_id is None or sender_id is None:
+            error = error or "channelId, a valid senderId and a non-empty message are required"
+            sock.emit("messageError", {"error": error})
+            return {"success": False, "error": error}
+        text = payload["message"]
         server_id = (
             payload.get("messageServerId")
             or payload.get("serverId")
@@ -178,15 +186,6 @@ class RealtimeHub:
             or payload.get("server_id")
             or ids.DEFAULT_SERVER_ID
         )
-        if (
-            not isinstance(channel_id, str)
-            or not ids.is_uuid(sender_id)
-            or not isinstance(text, str)
-            or not text.strip()
-        ):
-            error = "channelId, a valid senderId and a non-empty message are required"
-            sock.emit("messageError", {"error": error})
-            return {"success": False, "error": error}
         metadata = dict(payload.get("metadata") or {})
         metadata.update(
             user_display_name=payload.get("senderName") or "User",
@@ -223,6 +222,27 @@ class RealtimeHub:
         }
         sock.emit("messageAck", ack)
         return {"success": True, **ack}
+
+    def _send_error(self, payload: dict[str, Any], channel_id: str | None,
+                    sender_id: str | None) -> str | None:
+        """Why a SEND_MESSAGE payload cannot be stored, or None. Checked before anything
+        is written, so a malformed send is a `messageError`, never a dropped handler."""
+        text = payload.get("message")
+        if channel_id is None or sender_id is None or not isinstance(text, str) or (
+                not text.strip()):
+            return "channelId, a valid senderId and a non-empty message are required"
+        if len(text) > self.settings.max_message_chars:
+            return f"message must be at most {self.settings.max_message_chars} characters"
+        for key in ("metadata", "attachments", "source", "senderName"):
+            value = payload.get(key)
+            kind = {"metadata": dict, "attachments": list}.get(key, str)
+            if value is not None and not isinstance(value, kind):
+                return f"{key} has the wrong type"
+        try:  # a lone surrogate anywhere cannot be stored (UTF-8); NaN is refused by the codec
+            json.dumps(payload, ensure_ascii=False).encode()
+        except (UnicodeEncodeError, ValueError, RecursionError):
+            return "the message holds a lone UTF-16 surrogate or cannot be stored"
+        return None
 
     # -- bus -> sockets -------------------------------------------------------------------
 

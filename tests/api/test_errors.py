@@ -78,7 +78,8 @@ async def test_bad_agent_id_is_400_invalid_id(client: Any, method: str, suffix: 
         response = await client.open(f"/api/agents/{bad}{suffix}", method=method,
                                      json={"name": "x"} if method == "PATCH" else None)
         error = await error_of(response, 400)
-        assert error == {"code": "INVALID_ID", "message": "Invalid agent ID format"}
+        assert error == {"code": "INVALID_ID", "message": "Invalid agent ID format",
+                         "details": {"field": "agentId", "problem": "must be a UUID"}}
 
 
 @pytest.mark.parametrize(("method", "suffix"), [
