@@ -241,7 +241,8 @@ def main() -> None:
     parser.add_argument("--body-timeout", type=float, default=5.0)
     args = parser.parse_args()
     env = {"ELIZA_DEFAULT_AGENT": "false", "ELIZA_SEND_TIMEOUT": str(args.send_timeout),
-           "ELIZA_BODY_TIMEOUT": str(args.body_timeout), "EXPRESS_MAX_PAYLOAD": "4mb"}
+           "ELIZA_BODY_TIMEOUT": str(args.body_timeout), "EXPRESS_MAX_PAYLOAD": "4mb",
+           "ELIZA_MAX_MESSAGE_CHARS": "4000000"}
     with tempfile.TemporaryDirectory() as tmp, serving(
             Path(tmp), env=env, wait_for_agent=False) as (proc, url):
         pid = worker_pid(Path(tmp), proc.pid)

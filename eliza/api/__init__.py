@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart, current_app, request
+from quart import Quart, current_app
 
 from . import (
     agent_logs,
@@ -47,19 +47,11 @@ def register_blueprints(app: Quart) -> None:
     # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
     plugin_routes.install(app)
 
-    # Public like /healthz: answered before the API-key check (a hook ahead of the security
-    # hooks), so a client can read the contract before it has a key.
+    # Public like /healthz (the security layer lists it in PUBLIC_API_PATHS).
     @app.get("/api/openapi.json")
     @declare("This OpenAPI 3.1 contract (public: no API key needed)", tags="system")
     async def openapi() -> Any:
         return _openapi()
-
-    async def openapi_first() -> Any:
-        if request.method == "GET" and request.path == "/api/openapi.json":
-            return _openapi()
-        return None
-
-    app.before_request_funcs.setdefault(None, []).insert(0, openapi_first)
 
     @app.get("/healthz")
     async def healthz() -> Any:

@@ -63,6 +63,11 @@ class HeaderLookup(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
+# Readable without the API key, like /healthz: the published contract, so a client can read
+# what it may call before it has a key.
+PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
+
+
 def api_key_matches(token: bytes | None, supplied: Sequence[str]) -> bool:
     """Whether the request's API key values admit it (always, with no key configured). A
     request that repeats the key with different values is refused whichever copy holds the
@@ -165,6 +170,8 @@ class Security:
             raise error
         path = request.path
         if not path.startswith("/api/"):
+            return None
+        if path in PUBLIC_API_PATHS and request.method in ("GET", "HEAD"):
             return None
         if not self.check_api_key(request.headers.getlist("X-API-KEY")):
             raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")

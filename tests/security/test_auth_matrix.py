@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from conftest import make_settings, open_app
+from eliza.security.middleware import PUBLIC_API_PATHS
 from eliza.server import AgentServer
 
 from .routes import ALL_METHODS, STATE_CHANGING, http_routes
@@ -32,6 +33,8 @@ async def test_every_api_route_needs_the_key(secured: Any) -> None:
     routes = http_routes(secured.app, ALL_METHODS, prefix="/api/")
     assert len(routes) > 100
     for method, path in routes:
+        if path in PUBLIC_API_PATHS:
+            continue
         body: dict[str, Any] | None = {} if method in STATE_CHANGING else None
         refused = await client.open(path, method=method, json=body)
         assert refused.status_code == 401, (method, path)
@@ -50,6 +53,8 @@ async def test_only_health_and_non_api_paths_are_public(secured: Any) -> None:
     assert (await client.get("/health")).status_code in (200, 503)  # no 401 either way
     preflight = await client.options("/api/agents")
     assert preflight.status_code == 204
+    assert (await client.get("/api/openapi.json")).status_code == 200
+    assert (await client.post("/api/openapi.json", json={})).status_code == 401
 
 
 # -- a repeated X-API-KEY: one rule on both paths --------------------------------------------
