@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from eliza.app import create_app
 from eliza.server import AgentServer
 from eliza.settings import Settings
-from tests.polling import wait_until_sync
+from eliza.testing.live import LiveServer as KitLiveServer
+from eliza.testing.live import free_port as free_port
 
 ROOT = Path(__file__).parent
 NODE_DIR = ROOT / "tests" / "node"
@@ -67,71 +63,12 @@ def agent_server(app: Any) -> AgentServer:
     return server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class LiveServer(KitLiveServer):
+    """The plugin authors' live server (eliza.testing) with the project's defaults: the
+    default agent is created, rate limits are off."""
 
-
-@dataclass
-class LiveServer:
-    """A real `hypercorn -k trio eliza.app:app` process on a free port."""
-
-    data_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def auth_headers(self) -> dict[str, str]:
-        """The API key header when this server runs with ELIZA_SERVER_AUTH_TOKEN."""
-        token = self.env.get("ELIZA_SERVER_AUTH_TOKEN")
-        return {"X-API-KEY": token} if token else {}
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.port = free_port()
-        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), "ELIZA_RATE_LIMIT": "off",
-               **self.env}
-        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
-            proc = self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
-                 f"127.0.0.1:{self.port}", "eliza.app:app"],
-                cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-        def answers_ping() -> bool:
-            if proc.poll() is not None:  # it will never answer: fail now, not at the deadline
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            return httpx.get(self.url + "/api/server/ping", headers=self.auth_headers,
-                             timeout=1).status_code == 200
-
-        wait_until_sync(answers_ping, within=timeout, interval=0.1, ignoring=(httpx.HTTPError,),
-                        message=lambda: f"the server to answer a ping; its log:\n{self.log()}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(data_dir, env or {}, defaults={"ELIZA_RATE_LIMIT": "off"})
 
 
 @pytest.fixture
@@ -139,7 +76,7 @@ def live_server_factory(tmp_path: Path) -> Iterator[Any]:
     servers: list[LiveServer] = []
 
     def make(**env: str) -> LiveServer:
-        server = LiveServer(tmp_path / f"srv{len(servers)}" / ".eliza", env=env)
+        server = LiveServer(tmp_path / f"srv{len(servers)}" / ".eliza", env)
         servers.append(server)
         server.start()
         return server

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +28,8 @@ from ..bus import (
 )
 from ..clock import now_ms
 from ..errors import ApiError
-from ..logs import LEVELS
 from ..security.middleware import api_key_matches
+from .log_stream import LogStream
 from .socketio import AuthError, Socket, SocketIOServer
 
 if TYPE_CHECKING:
@@ -45,11 +43,6 @@ log = logging.getLogger(__name__)
 ROOM_JOINING = 1
 SEND_MESSAGE = 2
 HUB_BUS_CAPACITY = 4096
-# Log entries waiting to be streamed. Entries come from any thread; past this many not yet
-# streamed, the oldest are dropped (and counted) rather than queueing without bound. One drain
-# sends them all to each subscriber at once, so it stays well below a socket's outbox (256
-# packets), which would otherwise be overrun by a burst and the subscriber dropped.
-LOG_QUEUE = 128
 
 
 class RealtimeHub:
@@ -68,33 +61,24 @@ class RealtimeHub:
             ping_timeout=settings.socket_ping_timeout,
             cors_origin=settings.cors_origin,
         )
-        self._log_filters: dict[str, dict[str, Any]] = {}
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._in_log_emit = False
-        self._log_queue: deque[dict[str, Any]] = deque(maxlen=LOG_QUEUE)
-        self._log_lock = threading.Lock()
-        self._log_drain_scheduled = False
-        self.log_entries_dropped = 0
+        self.log_stream = LogStream(self.sio)
         sio = self.sio
         sio.on_connect(self._on_connect)
         sio.on_disconnect(self._on_disconnect)
         sio.on("message")(self._on_message)
         sio.on(str(ROOM_JOINING))(self._on_join)
         sio.on(str(SEND_MESSAGE))(self._on_send)
-        sio.on("subscribe_logs")(self._on_subscribe_logs)
-        sio.on("unsubscribe_logs")(self._on_unsubscribe_logs)
-        sio.on("update_log_filters")(self._on_update_log_filters)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        self.logs.add_listener(self._on_log_entry)
+        self.log_stream.token = trio.lowlevel.current_trio_token()
+        self.logs.add_listener(self.log_stream.on_log_entry)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.sio.run)
                 await nursery.start(self._forward_bus)
                 task_status.started()
         finally:
-            self.logs.remove_listener(self._on_log_entry)
+            self.logs.remove_listener(self.log_stream.on_log_entry)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -126,7 +110,7 @@ class RealtimeHub:
         )
 
     async def _on_disconnect(self, sock: Socket) -> None:
-        self._log_filters.pop(sock.sid, None)
+        self.log_stream.forget(sock.sid)
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -310,81 +294,6 @@ class RealtimeHub:
                 {"channelId": event.channel_id, "updates": event.updates},
                 room=event.channel_id,
             )
-
-    # -- log streaming ----------------------------------------------------------------------
-
-    async def _on_subscribe_logs(self, sock: Socket, *_: Any) -> None:
-        self._log_filters[sock.sid] = {}
-        sock.emit(
-            "log_subscription_confirmed",
-            {"subscribed": True, "message": "Successfully subscribed to log stream"},
-        )
-
-    async def _on_unsubscribe_logs(self, sock: Socket, *_: Any) -> None:
-        self._log_filters.pop(sock.sid, None)
-        sock.emit(
-            "log_subscription_confirmed",
-            {"subscribed": False, "message": "Successfully unsubscribed from log stream"},
-        )
-
-    async def _on_update_log_filters(self, sock: Socket, filters: Any = None, *_: Any) -> None:
-        if sock.sid not in self._log_filters:
-            sock.emit(
-                "log_filters_updated", {"success": False, "error": "Not subscribed to log stream"}
-            )
-            return
-        if isinstance(filters, dict):
-            self._log_filters[sock.sid].update(
-                {k: v for k, v in filters.items() if k in ("agentName", "level")}
-            )
-        sock.emit("log_filters_updated", {"success": True, "filters": self._log_filters[sock.sid]})
-
-    def _on_log_entry(self, entry: dict[str, Any]) -> None:
-        """Called by the log capture, possibly from a worker thread: queue the entry (bounded)
-        and make sure one drain is scheduled on trio."""
-        if not self._log_filters or self._token is None:
-            return
-        with self._log_lock:
-            if len(self._log_queue) == self._log_queue.maxlen:
-                self.log_entries_dropped += 1
-            self._log_queue.append(entry)
-            if self._log_drain_scheduled:
-                return
-            self._log_drain_scheduled = True
-        try:
-            self._token.run_sync_soon(self._drain_logs)
-        except trio.RunFinishedError:  # the server is shutting down
-            with self._log_lock:
-                self._log_drain_scheduled = False
-
-    def _drain_logs(self) -> None:
-        with self._log_lock:
-            entries = list(self._log_queue)
-            self._log_queue.clear()
-            self._log_drain_scheduled = False
-        for entry in entries:
-            self._stream_log(entry)
-
-    def _stream_log(self, entry: dict[str, Any]) -> None:
-        if self._in_log_emit:  # logging from inside an emit must not recurse
-            return
-        self._in_log_emit = True
-        try:
-            for sid, filters in list(self._log_filters.items()):
-                if _log_matches(entry, filters):
-                    self.sio.emit("log_stream", {"type": "log_entry", "payload": entry}, to=sid)
-        finally:
-            self._in_log_emit = False
-
-
-def _log_matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
-    agent_name = filters.get("agentName")
-    if agent_name and agent_name != "all" and entry.get("agentName") != agent_name:
-        return False
-    level = filters.get("level")
-    if level and level != "all":
-        return int(entry["level"]) >= LEVELS.get(str(level).lower(), 70)
-    return True
 
 
 def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:

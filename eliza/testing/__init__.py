@@ -98,7 +98,7 @@ def eliza_live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServ
     servers: list[LiveServer] = []
 
     def make(**env: str) -> LiveServer:
-        server = LiveServer(tmp_path / f"eliza-live{len(servers)}", env=env)
+        server = LiveServer(tmp_path / f"eliza-live{len(servers)}" / ".eliza", env=env)
         servers.append(server)
         server.start()
         return server

@@ -25,12 +25,14 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A real `hypercorn -k trio eliza.app:app` process on a free port. It inherits the
-    process environment, then `DEFAULT_ENV`, then `env`; it loads the installed plugins
+    """A real `hypercorn -k trio eliza.app:app` process on a free port, its data in
+    `data_dir`, its output in `log_path` (beside the data dir). It inherits the process
+    environment, then `defaults`, then `env`; it loads the installed plugins
     (`ELIZA_LOAD_PLUGINS` narrows them)."""
 
-    directory: Path
+    data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENV))
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -40,7 +42,7 @@ class LiveServer:
 
     @property
     def log_path(self) -> Path:
-        return self.directory / "server.log"
+        return self.data_dir.parent / "server.log"
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -48,33 +50,38 @@ class LiveServer:
         token = self.env.get("ELIZA_SERVER_AUTH_TOKEN")
         return {"X-API-KEY": token} if token else {}
 
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may wrap it)."""
+        return [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
+                f"127.0.0.1:{self.port}", "eliza.app:app"]
+
     def start(self, timeout: float = 30.0) -> None:
+        """Start the process and return once it answers a ping; its log in the error when
+        it exits early or does not answer in time."""
         import httpx
 
         self.port = free_port()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "ELIZA_DATA_DIR": str(self.directory / ".eliza"), **DEFAULT_ENV,
-               **self.env}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), **self.defaults, **self.env}
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
-                 f"127.0.0.1:{self.port}", "eliza.app:app"],
-                cwd=self.directory, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
+            self.proc = subprocess.Popen(self.command(), cwd=self.data_dir.parent, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None:  # it will never answer: fail now
                 raise RuntimeError(f"eliza server exited early:\n{self.log()}")
             try:
                 resp = httpx.get(f"{self.url}/api/server/ping", headers=self.auth_headers,
                                  timeout=1)
                 if resp.status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
+            except httpx.HTTPError as exc:
+                last_error = exc
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"eliza server did not start in {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"eliza server did not answer a ping in {timeout} s "
+                           f"({last_error!r}):\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         """Stop the process (gracefully, then killed after `timeout`); its exit code."""
@@ -88,6 +95,10 @@ class LiveServer:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
     def log(self) -> str:
         """What the server printed so far."""

@@ -20,8 +20,9 @@ import trio
 import trio.testing
 
 from conftest import make_settings, open_app
-from eliza.realtime import hub as hub_module
-from eliza.realtime.hub import LOG_QUEUE, RealtimeHub
+from eliza.realtime import log_stream as log_stream_module
+from eliza.realtime.hub import RealtimeHub
+from eliza.realtime.log_stream import LOG_QUEUE
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 # A queue smaller than a socket's outbox (256 packets), so the streamed backlog fits in it.
@@ -106,7 +107,7 @@ def burst_while_trio_is_blocked(hub: RealtimeHub, lines: int) -> int:
     def burst() -> None:
         for i in range(lines):
             probe.warning("line %d", i, extra={"agent_name": PROBE})
-        held.append(len(hub._log_queue))
+        held.append(len(hub.log_stream.queue))
 
     thread = threading.Thread(target=burst)
     thread.start()
@@ -122,18 +123,18 @@ def streamed_lines(sock: PollingSocket) -> list[str]:
 async def test_a_burst_from_another_thread_streams_the_newest_entries_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "LOG_QUEUE", SMALL_QUEUE)
+    monkeypatch.setattr(log_stream_module, "LOG_QUEUE", SMALL_QUEUE)
     lines = SMALL_QUEUE * 5
     async with open_app(make_settings(tmp_path)) as app:
         hub, sock = await subscribed(app)
         counting = CountingToken(trio.lowlevel.current_trio_token())
-        hub._token = counting  # type: ignore[assignment]  # the seam to count hand-overs
-        dropped_before = hub.log_entries_dropped
+        hub.log_stream.token = counting  # type: ignore[assignment]  # the seam to count hand-overs
+        dropped_before = hub.log_stream.dropped
         held = burst_while_trio_is_blocked(hub, lines)
         await sock.until("log_stream", lambda d: d["payload"]["msg"] == f"line {lines - 1}")
         assert held == SMALL_QUEUE  # the memory held while nothing could be streamed
         assert streamed_lines(sock) == [f"line {i}" for i in range(lines - SMALL_QUEUE, lines)]
-        assert hub.log_entries_dropped - dropped_before == lines - SMALL_QUEUE
+        assert hub.log_stream.dropped - dropped_before == lines - SMALL_QUEUE
         assert counting.scheduled == 1  # one drain for the whole burst
 
 

@@ -8,13 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from conftest import LiveServer, free_port
-from tests.polling import wait_until_sync
+from conftest import LiveServer
 
 
 def require_root() -> None:
@@ -23,35 +19,28 @@ def require_root() -> None:
         raise AssertionError("these tests mount a tmpfs in a mount namespace: run them as root")
 
 
-@dataclass
 class TmpfsServer(LiveServer):
-    disk: Path = Path()
-    size: str = "8m"
+    """The live server, its data directory on an 8 MB tmpfs mounted at `disk`."""
+
+    def __init__(self, disk: Path, size: str = "8m", env: dict[str, str] | None = None) -> None:
+        super().__init__(disk / ".eliza", env)
+        self.disk = disk
+        self.size = size
+
+    @property
+    def log_path(self) -> Path:
+        # The log stays on the test's own disk: the server's stdout is opened before the mount.
+        return self.disk.parent / "server.log"
+
+    def command(self) -> list[str]:
+        mount = 'mount -t tmpfs -o size="$1" tmpfs "$0" && shift && exec "$@"'
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", mount,
+                str(self.disk), self.size, *super().command()]
 
     def start(self, timeout: float = 30.0) -> None:
         require_root()
-        self.port = free_port()
-        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), "ELIZA_RATE_LIMIT": "off",
-               **self.env}
         self.disk.mkdir(parents=True, exist_ok=True)
-        # The log stays on the test's own disk: the server's stdout is opened before the mount.
-        self.log_path = self.disk.parent / f"server-{self.port}.log"
-        mount = 'mount -t tmpfs -o size="$1" tmpfs "$0" && shift && exec "$@"'
-        with open(self.log_path, "wb") as log:
-            proc = self.proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", mount,
-                 str(self.disk), self.size, sys.executable, "-m", "hypercorn", "-k", "trio",
-                 "-b", f"127.0.0.1:{self.port}", "eliza.app:app"],
-                cwd=self.disk.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-        def answers_ping() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            return httpx.get(self.url + "/api/server/ping", timeout=1).status_code == 200
-
-        wait_until_sync(answers_ping, within=timeout, interval=0.1, ignoring=(httpx.HTTPError,),
-                        message=lambda: f"the server to answer a ping; its log:\n{self.log()}")
+        super().start(timeout)
 
     def inside(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `command` in the server's mount namespace (where its tmpfs is)."""
@@ -83,6 +72,6 @@ class TmpfsServer(LiveServer):
 
 def tmpfs_server(tmp_path: Path, size: str = "8m") -> TmpfsServer:
     disk = tmp_path / "disk"
-    server = TmpfsServer(disk / ".eliza", disk=disk, size=size)
+    server = TmpfsServer(disk, size)
     server.start()
     return server
