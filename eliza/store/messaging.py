@@ -252,6 +252,20 @@ def update_message(
     return get_message(db, message_id)
 
 
+def _channel_bounds(channel_id: str, before: int | None, after: int | None
+                    ) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (and their arguments) of a channel listing between exclusive bounds."""
+    where = ["channel_id = ?"]
+    args: list[Any] = [channel_id]
+    if before is not None:
+        where.append("created_at < ?")
+        args.append(before)
+    if after is not None:
+        where.append("created_at > ?")
+        args.append(after)
+    return where, args
+
+
 def messages_for_channel(
     db: Transaction,
     channel_id: str,
@@ -263,14 +277,7 @@ def messages_for_channel(
     """Newest first; `before`/`after` are exclusive epoch-ms bounds. With only `after`,
     the page is the `limit` messages right after the cursor (paging forward), still
     answered newest first."""
-    where = ["channel_id = ?"]
-    args: list[Any] = [channel_id]
-    if before is not None:
-        where.append("created_at < ?")
-        args.append(before)
-    if after is not None:
-        where.append("created_at > ?")
-        args.append(after)
+    where, args = _channel_bounds(channel_id, before, after)
     args.append(limit)
     forward = after is not None and before is None
     order = "ASC" if forward else "DESC"
@@ -315,14 +322,7 @@ def message_page(
     bounds) of at most `count` rows, below the key `below`; it stops early once its rows
     hold `max_bytes` of text. Returns the rows and the key to read the next page below, or
     None when no row is left within the bounds."""
-    where = ["channel_id = ?"]
-    args: list[Any] = [channel_id]
-    if before is not None:
-        where.append("created_at < ?")
-        args.append(before)
-    if after is not None:
-        where.append("created_at > ?")
-        args.append(after)
+    where, args = _channel_bounds(channel_id, before, after)
     if below is not None:
         where.append("(created_at, rowid) < (?, ?)")
         args.extend(below)
