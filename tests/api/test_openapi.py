@@ -27,16 +27,6 @@ UNDECLARED = {
     ("POST", "/api/media/channels/{channel_id}/upload-media"),
     ("POST", "/api/messaging/central-channels/{channel_id}/upload-media"),
     ("POST", "/api/messaging/channels/{channel_id}/upload-media"),
-    ("GET", "/api/messaging/sessions"),
-    ("POST", "/api/messaging/sessions"),
-    ("GET", "/api/messaging/sessions/health"),
-    ("GET", "/api/messaging/sessions/{session_id}"),
-    ("DELETE", "/api/messaging/sessions/{session_id}"),
-    ("POST", "/api/messaging/sessions/{session_id}/heartbeat"),
-    ("GET", "/api/messaging/sessions/{session_id}/messages"),
-    ("POST", "/api/messaging/sessions/{session_id}/messages"),
-    ("POST", "/api/messaging/sessions/{session_id}/renew"),
-    ("PATCH", "/api/messaging/sessions/{session_id}/timeout"),
 }
 
 
