@@ -108,8 +108,9 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
 
     `error_code`: the code of the route's 400s for bad fields (else BAD_REQUEST or
     INVALID_ID). `body_after_lookup`: `json_body()` only parses; the handler calls
-    `check_body` after its look-up. `path`: schemas of path parameters other than the
-    known ids (published; the handler checks them). `multipart`: an upload body."""
+    `check_body` after its look-up. `path`: schemas of path parameters the handler checks
+    itself (published only; a known id named here is left to the handler too, e.g. one
+    whose refusal must close the connection). `multipart`: an upload body."""
     contract = Contract(summary, (tags,) if isinstance(tags, str) else tags,
                         dict(query or {}), body, status, error_code, body_after_lookup,
                         dict(path or {}), multipart, description, answers)
@@ -119,7 +120,7 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
         async def checked(*args: Any, **kwargs: Any) -> Any:
             try:
                 for name, value in kwargs.items():
-                    if name in _ID_PARAMS:
+                    if name in _ID_PARAMS and name not in contract.path:
                         kwargs[name] = uuid_param(value, _ID_PARAMS[name])
                 for name, spec in contract.query.items():
                     _check_query(name, spec)
@@ -218,13 +219,19 @@ def openapi_document(app: Quart) -> dict[str, Any]:
             declared.append((rule.rule, methods, contract, rule.endpoint))
     declared += app.extensions.get(_EXTRA, [])
     paths: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
     for rule_path, methods, contract, endpoint in declared:
         if not rule_path.startswith("/api/"):
             continue
         path = _PARAM.sub(r"{\1}", rule_path)
         for method in methods:
+            # One handler may serve several paths (aliases): operation ids must stay unique.
+            operation_id = f"{endpoint}.{method.lower()}"
+            seen[operation_id] = seen.get(operation_id, 0) + 1
+            if seen[operation_id] > 1:
+                operation_id += f".{seen[operation_id]}"
             paths.setdefault(path, {})[method.lower()] = _operation(
-                contract, rule_path, method, f"{endpoint}.{method.lower()}")
+                contract, rule_path, method, operation_id)
     return {
         "openapi": "3.1.0",
         "info": {"title": "eliza (ElizaOS-compatible agent server)", "version": __version__},

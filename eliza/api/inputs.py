@@ -130,8 +130,9 @@ class Spec:
     # The message a failure of this value answers with, for routes that keep their own
     # historical wording (`{value}` is replaced by the value); `details` still names the
     # field and the precise problem. It covers the value's parts that have no wording of
-    # their own.
+    # their own; `code` likewise, the error code (else BAD_REQUEST, or INVALID_ID).
     message: str = field(default="", kw_only=True)
+    code: str = field(default="", kw_only=True)
 
     def check(self, value: Any, name: str) -> Any:
         if value is None and self.nullable:
@@ -141,17 +142,19 @@ class Spec:
         except BadRequest as exc:
             raise self.reword(exc, value) from None
 
-    def reword(self, exc: BadRequest, value: Any) -> BadRequest:
-        """`exc` with this spec's `message`, unless it has none or a part worded it."""
-        details = exc.details if isinstance(exc.details, dict) else {}
-        plain = exc.message == f"{details.get('field')} {details.get('problem')}"
-        if not self.message or not plain:
-            return exc
-        return type(exc)(self.message.replace("{value}", str(value)), code=exc.code,
-                         details=exc.details, headers=exc.headers)
-
     def _check(self, value: Any, name: str) -> Any:
         return value
+
+    def reword(self, exc: BadRequest, value: Any) -> BadRequest:
+        """`exc` in this spec's `message` (unless a part worded it) and `code`."""
+        details = exc.details if isinstance(exc.details, dict) else {}
+        plain = exc.message == f"{details.get('field')} {details.get('problem')}"
+        message = self.message.replace("{value}", str(value)) if (
+            self.message and plain) else exc.message
+        code = self.code or exc.code
+        if message == exc.message and code == exc.code:
+            return exc
+        return type(exc)(message, code=code, details=exc.details, headers=exc.headers)
 
     def schema(self) -> dict[str, Any]:
         out = self._schema()
