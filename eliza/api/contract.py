@@ -126,7 +126,10 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
                     _check_query(name, spec)
                 return await handler(*args, **kwargs)
             except BadRequest as exc:
-                raise _recoded(exc, contract.error_code) from None
+                recoded = _recoded(exc, contract.error_code)
+                if recoded is exc:
+                    raise
+                raise recoded from None
 
         checked.__contract__ = contract  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from quart import Blueprint, Response
 from ..errors import BadRequest
 from ..sessions.errors import SessionValidationError
 from ..sessions.service import MAX_METADATA_CHARS, SessionService, simplify
-from ..sessions.transports import LEGACY_MODES, TRANSPORTS, sse_stream, transport_of, wait_for_agent
+from ..sessions.transports import TRANSPORTS, sse_stream, transport_of, wait_for_agent
 from .common import json_body, query_int, server
 from .contract import Cursor, check_body, declare
 from .inputs import Array, Boolean, Integer, Number, Obj, OneOf, Spec, Text, Uuid
@@ -72,7 +72,7 @@ SEND = Obj(fields={
                                   "socket; http: wait for the reply; sse: stream it"),
     # Read only without `transport` (so not checked here): sync, stream or websocket.
     "mode": Spec(description="legacy, read without `transport`: sync (= http), stream "
-                             f"(= sse) or websocket; one of {', '.join(LEGACY_MODES)}"),
+                             "(= sse) or websocket"),
 }, required=("content",), missing="Content is required and must be a non-empty string")
 PAGE = {"limit": Integer(clamp=(1, MAX_LIMIT),
                          message="Invalid pagination parameter 'limit': Must be a number"),
