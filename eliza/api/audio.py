@@ -22,6 +22,8 @@ from ..media.uploads import UploadPolicy, receive_upload, safe_dir
 from ..runtime.agent import ModelTimeout
 from ..runtime.models import ModelType
 from .common import json_body, ok, server, uuid_param
+from .contract import Multipart, check_body, declare
+from .inputs import Obj, Text, Uuid
 
 if TYPE_CHECKING:
     from ..runtime.agent import AgentRuntime
@@ -34,6 +36,29 @@ bp = Blueprint("audio", __name__, url_prefix="/api/audio")
 # How long a conversation route waits for the agent's reply (also capped by the turn timeout).
 REPLY_WAIT = 60.0
 UPLOAD_MESSAGE = "Audio transcribed, further processing TBD."
+
+# -- the declarations ------------------------------------------------------------------------
+# The agent is checked (404, 503 MODEL_NOT_AVAILABLE) before the body's fields, and its id
+# by the handler, whose refusal closes the connection (the upload is left unread).
+TAGS = "audio"
+AGENT = {"agent_id": Uuid(description="a running agent with the speech models it needs")}
+AUDIO = Multipart(AUDIO_MIME_TYPES, file="the audio; removed once read")
+SOUND = {"audio/wav": {"type": "string", "format": "binary"},
+         "audio/mpeg": {"type": "string", "format": "binary"}}
+
+
+def _text_body(purpose: str, **fields: Text) -> Obj:
+    """A body with the `text` to speak; bad input is 400 INVALID_REQUEST, as ElizaOS says."""
+    wording = f"Text is required for {purpose}"
+    return Obj(fields={"text": Text(blank=False, message=wording), **fields},
+               required=("text",), missing=wording, code="INVALID_REQUEST")
+
+
+SPEAK = _text_body("speech synthesis")
+CONVERSE = _text_body(
+    "conversation", roomId=Text(nullable=True, description="the conversation (a DM channel)"),
+    entityId=Text(nullable=True, description="who speaks (default Anon)"),
+    userName=Text(nullable=True), name=Text(nullable=True, description="alias of userName"))
 
 
 @bp.before_request
@@ -138,10 +163,9 @@ async def _speak(runtime: AgentRuntime, text: str) -> Response:
     return _audio_response(audio)
 
 
-def _text(body: dict[str, Any], purpose: str) -> str:
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise BadRequest(f"Text is required for {purpose}", code="INVALID_REQUEST")
+def _text(body: dict[str, Any]) -> str:
+    """The declared body's `text` (checked after the agent: `check_body`)."""
+    text: str = check_body(body)["text"]
     return text.strip()
 
 
@@ -176,6 +200,8 @@ def _is_multipart() -> bool:
 
 
 @bp.post("/<agent_id>/transcriptions")
+@declare("Transcribe audio", tags=TAGS, path=AGENT, multipart=AUDIO,
+         description="Answers {text} (500 PROCESSING_ERROR when nothing was heard).")
 async def transcriptions(agent_id: str) -> Any:
     runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
     text = await _transcribe(runtime, audio, mime)
@@ -185,6 +211,8 @@ async def transcriptions(agent_id: str) -> Any:
 
 
 @bp.post("/<agent_id>/audio-messages")
+@declare("Upload an audio message", tags=TAGS, path=AGENT, multipart=AUDIO,
+         description="Answers {transcription, message}.")
 async def audio_messages(agent_id: str) -> Any:
     runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
     return ok({"transcription": await _transcribe(runtime, audio, mime),
@@ -193,13 +221,20 @@ async def audio_messages(agent_id: str) -> Any:
 
 @bp.post("/<agent_id>/audio-messages/synthesize")
 @bp.post("/<agent_id>/speech/generate")
+@declare("Synthesize speech", tags=TAGS, path=AGENT, body=SPEAK, body_after_lookup=True,
+         answers=SOUND, description="Answers the audio (WAV or MP3).")
 async def synthesize(agent_id: str) -> Response:
     body = await json_body()  # read first: an unread body stalls the kept-alive connection
     runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
-    return await _speak(runtime, _text(body, "speech synthesis"))
+    return await _speak(runtime, _text(body))
 
 
 @bp.post("/<agent_id>/speech/conversation")
+@declare("Talk with the agent: text or audio in, its spoken reply out", tags=TAGS, path=AGENT,
+         body=CONVERSE, body_after_lookup=True, multipart=AUDIO, answers=SOUND,
+         description="JSON {text, ...} or an audio upload (transcribed first); the text is "
+                     "posted to the agent's DM channel and its reply (awaited at most "
+                     f"{REPLY_WAIT:g} s) answers as audio (WAV or MP3).")
 async def conversation(agent_id: str) -> Response:
     if _is_multipart():
         runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION,
@@ -211,12 +246,14 @@ async def conversation(agent_id: str) -> Response:
     else:
         body = await json_body()
         runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
-        text = _text(body, "conversation")
+        text = _text(body)
     reply = await _converse(runtime, text, body)
     return await _speak(runtime, reply["text"])
 
 
 @bp.post("/<agent_id>/speech")
+@declare("Transcribe audio and answer it", tags=TAGS, path=AGENT, multipart=AUDIO,
+         description="Answers {text, messageId, replyId, channelId, transcription}.")
 async def speech(agent_id: str) -> Any:
     """The api-client's processSpeech: audio in, the transcription and the reply text out."""
     runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)

@@ -127,14 +127,34 @@ class Spec:
 
     description: str = ""
     nullable: bool = field(default=False, kw_only=True)
+    # The message a failure of this value answers with, for routes that keep their own
+    # historical wording (`{value}` is replaced by the value); `details` still names the
+    # field and the precise problem. It covers the value's parts that have no wording of
+    # their own; `code` likewise, the error code (else BAD_REQUEST, or INVALID_ID).
+    message: str = field(default="", kw_only=True)
+    code: str = field(default="", kw_only=True)
 
     def check(self, value: Any, name: str) -> Any:
         if value is None and self.nullable:
             return None
-        return self._check(value, name)
+        try:
+            return self._check(value, name)
+        except BadRequest as exc:
+            raise self.reword(exc, value) from None
 
     def _check(self, value: Any, name: str) -> Any:
         return value
+
+    def reword(self, exc: BadRequest, value: Any) -> BadRequest:
+        """`exc` in this spec's `message` (unless a part worded it) and `code`."""
+        details = exc.details if isinstance(exc.details, dict) else {}
+        plain = exc.message == f"{details.get('field')} {details.get('problem')}"
+        message = self.message.replace("{value}", str(value)) if (
+            self.message and plain) else exc.message
+        code = self.code or exc.code
+        if message == exc.message and code == exc.code:
+            return exc
+        return type(exc)(message, code=code, details=exc.details, headers=exc.headers)
 
     def schema(self) -> dict[str, Any]:
         out = self._schema()
@@ -157,6 +177,7 @@ class Text(Spec):
     blank: bool = True
     nul: bool = True
     enum: tuple[str, ...] = ()
+    long_message: str = ""  # the wording for a value over max_chars (else `message`'s)
 
     def _check(self, value: Any, name: str) -> str:
         if not isinstance(value, str):
@@ -165,7 +186,10 @@ class Text(Spec):
             raise invalid(name, "must be a non-empty string")
         most = limit(self.max_chars) if isinstance(self.max_chars, str) else self.max_chars
         if most is not None and len(value) > most:
-            raise invalid(name, f"must be at most {most} characters")
+            exc = invalid(name, f"must be at most {most} characters")
+            if self.long_message:
+                exc = BadRequest(self.long_message, code=exc.code, details=exc.details)
+            raise exc
         if not self.nul and "\x00" in value:
             raise invalid(name, "must not contain a NUL character")
         if self.enum and value not in self.enum:
@@ -275,13 +299,17 @@ class Obj(Spec):
 
     fields: Mapping[str, Spec] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    missing: str = ""  # the wording when a required field is absent (else `message`'s)
 
     def _check(self, value: Any, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise invalid(name, "must be an object")
         for key in self.required:
             if value.get(key) is None:
-                raise invalid(_join(name, key), "is required")
+                exc = invalid(_join(name, key), "is required")
+                if self.missing:
+                    exc = BadRequest(self.missing, code=exc.code, details=exc.details)
+                raise exc
         checked = dict(value)
         for key, spec in self.fields.items():
             if key in value:

@@ -15,6 +15,7 @@ from ..errors import BadRequest, Forbidden, NotFound
 from ..media.types import MEDIA_MIME_TYPES, content_type_for, media_kind
 from ..media.uploads import SavedUpload, UploadPolicy, receive_upload, safe_dir
 from .common import server
+from .contract import Multipart, declare
 
 if TYPE_CHECKING:
     from ..security.middleware import Security
@@ -44,6 +45,11 @@ async def _receive(base: Path, entity_id: str, what: str) -> SavedUpload:
                                 request.content_length, target, policy)
 
 
+UPLOAD = Multipart(MEDIA_MIME_TYPES, file="the media file")
+_STORED = ("Answers {url, type, filename, originalName, size}; the file is stored under a "
+           "new name and served at the returned url. Uploads are rate limited per client.")
+
+
 def _answer(saved: SavedUpload, url: str, kind: str) -> tuple[dict[str, Any], int]:
     return {"success": True, "data": {
         "url": url, "type": kind, "filename": saved.filename,
@@ -52,6 +58,7 @@ def _answer(saved: SavedUpload, url: str, kind: str) -> tuple[dict[str, Any], in
 
 
 @bp.post("/api/media/agents/<agent_id>/upload-media")
+@declare("Upload a file for an agent", tags="media", multipart=UPLOAD, description=_STORED)
 async def upload_agent_media(agent_id: str) -> Any:
     saved = await _receive(server().settings.uploads_agents_dir, agent_id, "agent")
     return _answer(saved, f"/media/uploads/agents/{agent_id}/{saved.filename}",
@@ -61,6 +68,7 @@ async def upload_agent_media(agent_id: str) -> Any:
 @bp.post("/api/media/channels/<channel_id>/upload-media")
 @bp.post("/api/messaging/channels/<channel_id>/upload-media")
 @bp.post("/api/messaging/central-channels/<channel_id>/upload-media")
+@declare("Upload a file to a channel", tags="media", multipart=UPLOAD, description=_STORED)
 async def upload_channel_media(channel_id: str) -> Any:
     saved = await _receive(server().settings.uploads_channels_dir, channel_id, "channel")
     return _answer(saved, f"/media/uploads/channels/{channel_id}/{saved.filename}", saved.mime)

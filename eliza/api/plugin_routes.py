@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -37,6 +37,8 @@ from ..ids import validate_uuid
 from ..plugin_api import HTTP_METHODS, Panel, Route
 from ..plugins import is_builtin
 from .common import ok, server, uuid_param
+from .contract import Contract, declare, declare_path
+from .inputs import Spec, Text
 
 if TYPE_CHECKING:
     from ..runtime.agent import AgentRuntime
@@ -200,10 +202,27 @@ async def serve(entry: PluginEntry, path: str, runtime: AgentRuntime) -> Respons
 
 # -- agent-scoped routes and panels ---------------------------------------------------------
 
+# Declared generically: which paths, methods and bodies exist depends on the plugins loaded
+# (a plugin's Route may come to carry its own schema; none does yet).
+_PLUGIN_PATH = {
+    "plugin": Text(description="the plugin's name"),
+    "rest": Text(description="the route's path within the plugin; may contain `/`"),
+}
+_PLUGIN_ANSWER = {"*/*": {"description": "whatever the plugin's handler answers"}}
+_PLUGIN_ABOUT = ("Served by a plugin's Route when one matches the method and path (else 404 "
+                 "NOT_FOUND, or 405 METHOD_NOT_ALLOWED with Allow); its handler reads the "
+                 "body as it likes (any JSON, or none) and has 60 s to answer (else 504 "
+                 "PLUGIN_TIMEOUT). Plugin routes may declare their own inputs.")
+
 
 @bp.route("/api/agents/<agent_id>/plugins/<plugin>", methods=METHODS,
           defaults={"rest": ""})
 @bp.route("/api/agents/<agent_id>/plugins/<plugin>/<path:rest>", methods=METHODS)
+@declare("A plugin's route, for this agent", tags="plugins", path=_PLUGIN_PATH,
+         body=Spec(description="any JSON, as the plugin's route takes it"),
+         answers=_PLUGIN_ANSWER,
+         description="The agent must be running and enable the plugin (else 404). "
+                     + _PLUGIN_ABOUT)
 async def agent_plugin_route(agent_id: str, plugin: str, rest: str) -> Any:
     srv = server()
     entry = router().plugins.get(plugin)
@@ -214,6 +233,9 @@ async def agent_plugin_route(agent_id: str, plugin: str, rest: str) -> Any:
 
 
 @bp.get("/api/agents/<agent_id>/panels")
+@declare("The agent's plugin panels", tags="plugins",
+         description="A bare array [{name, path}] of the panels of the plugins the agent "
+                     "enables, and their public named GET routes without parameters.")
 async def agent_panels(agent_id: str) -> Any:
     """A bare array `[{name, path}]` (as the web UI reads it), from Panel objects and, as in
     ElizaOS, from public named GET routes (those without path parameters: they cannot be
@@ -276,3 +298,13 @@ def install(app: Quart) -> None:
     call this after `Security.install`, as `create_app` does."""
     app.register_blueprint(bp)
     app.before_request(dispatch_global)
+    scoped: Contract = agent_plugin_route.__contract__  # type: ignore[attr-defined]
+    contract = replace(
+        scoped, summary="A plugin's route, for `?agentId=` or the first agent enabling it",
+        query={"agentId": Text(description="the agent (a UUID); else the first running "
+                                            "agent that enables the plugin")},
+        description="Only for a plugin whose name is not a core path (`/api/agents`, ...); "
+                    "the same routes answer at `/<plugin>/<path>` (API key checked there "
+                    "too). " + _PLUGIN_ABOUT)
+    for path in ("/api/<plugin>", "/api/<plugin>/<path:rest>"):
+        declare_path(app, path, METHODS, contract, "plugin_routes.dispatch_global")
