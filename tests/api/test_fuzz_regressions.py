@@ -1,0 +1,28 @@
+"""Regression tests for what the fuzz suite (tests/fuzz) found answering 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eliza import ids
+from tests.api.hostile import ok_json
+from tests.messaging.helpers import USER_ID, create_channel, post
+
+
+async def test_an_action_patch_replying_to_an_unknown_message_is_not_a_500(client: Any) -> None:
+    # The reply link is a foreign key: an unknown parent failed the write (500). As when
+    # posting, the unknown parent is ignored and the rest of the patch applies.
+    channel = await create_channel(client, [USER_ID])
+    message = await post(client, channel["id"], "original")
+    patched = await ok_json(await client.patch(f"/api/messaging/action/{message['id']}", json={
+        "content": "edited", "in_reply_to_message_id": ids.new_uuid()}))
+    assert patched["data"]["content"] == "edited"
+    read = await ok_json(await client.get(f"/api/messaging/messages/{message['id']}"))
+    assert read["data"]["content"] == "edited"
+    assert not read["data"].get("inReplyToRootMessageId")
+    parent = await post(client, channel["id"], "parent")
+    await ok_json(await client.patch(f"/api/messaging/action/{message['id']}", json={
+        "in_reply_to_message_id": parent["id"]}))
+    read = await ok_json(await client.get(f"/api/messaging/messages/{message['id']}"))
+    assert parent["id"] in (read["data"].get("inReplyToRootMessageId"),
+                            read["data"].get("in_reply_to_root_message_id"))
