@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from eliza import ids
-from tests.api.hostile import ok_json
-from tests.messaging.helpers import USER_ID, create_channel, post
+from tests.api.hostile import ok_json, refused
+from tests.messaging.helpers import ELIZA_ID, USER_ID, create_channel, post
 
 
 async def test_an_action_patch_replying_to_an_unknown_message_is_not_a_500(client: Any) -> None:
@@ -26,3 +28,17 @@ async def test_an_action_patch_replying_to_an_unknown_message_is_not_a_500(clien
     read = await ok_json(await client.get(f"/api/messaging/messages/{message['id']}"))
     assert parent["id"] in (read["data"].get("inReplyToRootMessageId"),
                             read["data"].get("in_reply_to_root_message_id"))
+
+
+@pytest.mark.parametrize("key", ["transport", "mode"])
+@pytest.mark.parametrize("value", [["http"], {"a": 1}])
+async def test_a_session_send_with_a_non_string_transport_is_a_400(client: Any, key: str,
+                                                                   value: Any) -> None:
+    # A list or object was looked up in a set of names: TypeError, a 500.
+    session = await ok_json(await client.post("/api/messaging/sessions", json={
+        "agentId": ELIZA_ID, "userId": USER_ID}), 201)
+    path = f"/api/messaging/sessions/{session['sessionId']}/messages"
+    await refused(await client.post(path, json={"content": "hello", key: value}),
+                  code="VALIDATION_ERROR")
+    listed = await ok_json(await client.get(path))
+    assert listed["messages"] == []
