@@ -42,3 +42,12 @@ async def test_a_session_send_with_a_non_string_transport_is_a_400(client: Any, 
                   code="VALIDATION_ERROR")
     listed = await ok_json(await client.get(path))
     assert listed["messages"] == []
+
+
+async def test_an_upload_with_an_overlong_boundary_is_a_400(client: Any) -> None:
+    # python-multipart refuses a boundary over 256 bytes by raising: it was a 500.
+    boundary = "b" * 5000
+    response = await client.post(
+        f"/api/media/agents/{ELIZA_ID}/upload-media", data=f"--{boundary}--\r\n".encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    await refused(response, code="INVALID_CONTENT_TYPE")
