@@ -8,6 +8,7 @@ import pytest
 
 from eliza import ids
 from tests.api.hostile import ok_json, refused
+from tests.memory.helpers import dm_turn
 from tests.messaging.helpers import ELIZA_ID, USER_ID, create_channel, post
 
 
@@ -51,3 +52,15 @@ async def test_an_upload_with_an_overlong_boundary_is_a_400(client: Any) -> None
         f"/api/media/agents/{ELIZA_ID}/upload-media", data=f"--{boundary}--\r\n".encode(),
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     await refused(response, code="INVALID_CONTENT_TYPE")
+
+
+async def test_a_memory_patch_moving_it_to_an_unknown_room_is_a_400(client: Any) -> None:
+    # The memory's room is a foreign key: an unknown room failed the write (500).
+    turn = await dm_turn(client)
+    rooms = f"/api/memory/{ELIZA_ID}/rooms/{turn.room_id}/memories"
+    before = await ok_json(await client.get(rooms))
+    path = f"/api/memory/{ELIZA_ID}/memories/{before['data']['memories'][0]['id']}"
+    await refused(await client.patch(path, json={"roomId": ids.new_uuid(),
+                                                 "content": {"text": "moved"}}), field="roomId")
+    assert await ok_json(await client.get(rooms)) == before
+    await ok_json(await client.patch(path, json={"roomId": turn.room_id.upper()}))
