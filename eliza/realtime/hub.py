@@ -50,6 +50,8 @@ HUB_BUS_CAPACITY = 4096
 # sends them all to each subscriber at once, so it stays well below a socket's outbox (256
 # packets), which would otherwise be overrun by a burst and the subscriber dropped.
 LOG_QUEUE = 128
+# As for a REST body: JSON nested deeper than this is refused (docs/api.md, Errors).
+MAX_DEPTH = 64
 
 
 class RealtimeHub:
@@ -238,6 +240,8 @@ class RealtimeHub:
             kind = {"metadata": dict, "attachments": list}.get(key, str)
             if value is not None and not isinstance(value, kind):
                 return f"{key} has the wrong type"
+        if _deeper_than(payload, MAX_DEPTH):
+            return f"the message is nested more than {MAX_DEPTH} levels deep"
         try:  # a lone surrogate anywhere cannot be stored (UTF-8); NaN is refused by the codec
             json.dumps(payload, ensure_ascii=False).encode()
         except (UnicodeEncodeError, ValueError, RecursionError):
@@ -375,6 +379,19 @@ class RealtimeHub:
                     self.sio.emit("log_stream", {"type": "log_entry", "payload": entry}, to=sid)
         finally:
             self._in_log_emit = False
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than `limit` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _log_matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:

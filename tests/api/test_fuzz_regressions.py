@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from eliza import ids
 from tests.api.hostile import ok_json, refused
+from tests.api.test_hostile_socket_and_crash import connect, next_event
 from tests.memory.helpers import dm_turn
-from tests.messaging.helpers import ELIZA_ID, USER_ID, create_channel, post
+from tests.messaging.helpers import ELIZA_ID, USER_ID, create_channel, messages, post
 
 
 async def test_an_action_patch_replying_to_an_unknown_message_is_not_a_500(client: Any) -> None:
@@ -64,3 +66,19 @@ async def test_a_memory_patch_moving_it_to_an_unknown_room_is_a_400(client: Any)
                                                  "content": {"text": "moved"}}), field="roomId")
     assert await ok_json(await client.get(rooms)) == before
     await ok_json(await client.patch(path, json={"roomId": turn.room_id.upper()}))
+
+
+async def test_a_socket_send_nested_deeper_than_a_rest_body_may_be_is_refused(
+        client: Any) -> None:
+    # REST refuses bodies nested over 64 levels; a socket send stored them.
+    channel = await create_channel(client, [USER_ID])
+    deep: Any = "x"
+    for _ in range(100):
+        deep = {"a": deep}
+    url = await connect(client)
+    packet = "42" + json.dumps(["2", {"channelId": channel["id"], "senderId": USER_ID,
+                                      "message": "hello", "metadata": deep}])
+    assert (await client.post(url, data=packet)).status_code == 200
+    error = await next_event(client, url, "messageError")
+    assert "nested" in error["error"]
+    assert await messages(client, channel["id"]) == []
