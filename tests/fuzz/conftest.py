@@ -31,7 +31,8 @@ class Target:
         were, and its memory did not explode."""
         fz, values = self.fuzzer, self.world.values
         ping = fz.send("GET", "/api/server/ping", what="after")
-        assert ping is not None and ping.status_code == 200, ping
+        assert ping is not None
+        assert ping.status_code == 200, ping
         # Identity, not content: a valid PATCH among the variants may rename or edit them;
         # that a refused one changed nothing is checked where it is sent (test_rest.py).
         reads = {
@@ -48,15 +49,18 @@ class Target:
         }
         for path, check in reads.items():
             response = fz.send("GET", path, what="after")
-            assert response is not None and response.status_code == 200, (path, response)
+            assert response is not None
+            assert response.status_code == 200, (path, response)
             data = strict_loads(response.content)["data"]
             assert check(data), (path, data)
         # A memory has no GET of its own; an empty PATCH is 404 once it is gone.
         memory = fz.send_json("PATCH", f"/api/memory/{ELIZA_ID}/memories/{values['memory_id']}",
                               {}, what="after")
-        assert memory is not None and memory.status_code == 200, memory
+        assert memory is not None
+        assert memory.status_code == 200, memory
         session = fz.send("GET", f"/api/messaging/sessions/{values['session_id']}", what="after")
-        assert session is not None and session.status_code == 200, session
+        assert session is not None
+        assert session.status_code == 200, session
         grown = fz.rss_kib() - self.rss_before
         assert grown < RSS_GROWTH_KIB, f"RSS grew by {grown} KiB"
 
@@ -83,7 +87,5 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 @pytest.fixture
-def fuzz(target: Target) -> Iterator[Any]:
-    fuzzer = target.fresh_run()
-    yield fuzzer
-    print(f"{fuzzer.sent} requests so far")
+def fuzz(target: Target) -> Any:
+    return target.fresh_run()

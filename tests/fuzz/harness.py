@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
+from conftest import LiveServer
+
 # One INFO line per request would bury a failure under thousands of them.
 logging.getLogger("httpx").setLevel(logging.WARNING)
-
-from conftest import LiveServer
 
 CLIENT_TIMEOUT = 10.0  # a request that takes longer is a hang
 CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -131,7 +131,8 @@ def _ok(fuzzer: Fuzzer, method: str, path: str, body: Any = None, **kw: Any) -> 
         response = fuzzer.send_json(method, path, body, what="fixture")
     else:
         response = fuzzer.send(method, path, what="fixture", **kw)
-    assert response is not None and response.status_code < 300, (
+    assert response is not None
+    assert response.status_code < 300, (
         path, response and response.text[:500])
     return strict_loads(response.content) if response.content else None
 
@@ -271,7 +272,7 @@ def plausible(name: str, schema: dict[str, Any], world: World) -> Any:
     if "const" in schema:
         return schema["const"]
     kind = schema.get("type")
-    if schema.get("format") == "uuid" or kind == "string" and name.endswith(("Id", "_id")):
+    if schema.get("format") == "uuid" or (kind == "string" and name.endswith(("Id", "_id"))):
         for key, value in (("agent", ELIZA_ID), ("author", USER_ID), ("user", USER_ID),
                            ("entity", USER_ID), ("sender", USER_ID),
                            ("server", DEFAULT_SERVER), ("channel", world.values["channel_id"]),

@@ -15,11 +15,11 @@ from .conftest import Target
 from .harness import strict_loads
 from .surface import (
     DESTRUCTIVE,
+    ELIZA_ID,
     HOSTILE_BODIES,
     HOSTILE_QUERY,
     HOSTILE_SEGMENTS,
     PNG,
-    ELIZA_ID,
     Route,
     hostile_leaves,
     minimal_body,
