@@ -4,9 +4,15 @@ declared schema, mixed with hostile leaves and extra keys, for every JSON-body r
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+# Hypothesis caches Unicode tables in .hypothesis/ under the working directory, even with no
+# example database; keep the checkout clean (read when first needed, so set before use).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), "eliza-fuzz-hypothesis"))
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
