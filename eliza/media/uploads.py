@@ -24,7 +24,7 @@ from typing import Any
 import trio
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import parse_options_header
+from python_multipart.multipart import MAX_BOUNDARY_LENGTH, parse_options_header
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import (
@@ -89,7 +89,8 @@ def safe_dir(base: Path, entity_id: str, what: str) -> Path:
 def boundary_of(content_type: str | None) -> bytes:
     kind, params = parse_options_header(content_type or "")
     boundary = params.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
+    # python-multipart raises (a 500) on a boundary longer than it takes.
+    if kind != b"multipart/form-data" or not boundary or len(boundary) > MAX_BOUNDARY_LENGTH:
         raise BadRequest("Expected a multipart/form-data body with a file field 'file'",
                          code="INVALID_CONTENT_TYPE")
     return boundary

@@ -76,7 +76,11 @@ class MemoryService:
             if key in patch and not isinstance(patch[key], dict):
                 raise BadRequest(f"{key} must be an object",
                                  details={"field": key, "problem": "must be an object"})
-        if not await self.store.write(mq.update_memory, agent_id, memory_id, patch):
+        updated = await self.store.write(mq.update_memory, agent_id, memory_id, patch)
+        if updated is None:
+            raise BadRequest("roomId names no room",
+                             details={"field": "roomId", "problem": "names no room"})
+        if not updated:
             raise NotFound("Memory not found")
         if runtime.embeddings is not None:
             runtime.embeddings.wake()  # an edited text is owed a new vector

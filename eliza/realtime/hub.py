@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 ROOM_JOINING = 1
 SEND_MESSAGE = 2
 HUB_BUS_CAPACITY = 4096
+# As for a REST body: JSON nested deeper than this is refused (docs/api.md, Errors).
+MAX_DEPTH = 64
 
 
 class RealtimeHub:
@@ -222,6 +224,8 @@ class RealtimeHub:
             kind = {"metadata": dict, "attachments": list}.get(key, str)
             if value is not None and not isinstance(value, kind):
                 return f"{key} has the wrong type"
+        if _deeper_than(payload, MAX_DEPTH):
+            return f"the message is nested more than {MAX_DEPTH} levels deep"
         try:  # a lone surrogate anywhere cannot be stored (UTF-8); NaN is refused by the codec
             json.dumps(payload, ensure_ascii=False).encode()
         except (UnicodeEncodeError, ValueError, RecursionError):
@@ -328,3 +332,15 @@ def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:
     if msg.get("in_reply_to_message_id"):
         payload["inReplyTo"] = msg["in_reply_to_message_id"]
     return payload
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than `limit` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return False
+

@@ -32,13 +32,13 @@ def transport_of(body: dict[str, Any]) -> str:
     """`transport`, else the legacy `mode` (sync/stream/websocket); websocket by default."""
     transport = body.get("transport")
     if transport is not None:
-        if transport not in TRANSPORTS:
+        if not isinstance(transport, str) or transport not in TRANSPORTS:
             raise SessionValidationError(
                 f"Invalid transport '{transport}'. Must be one of: http, sse, websocket")
         return str(transport)
     mode = body.get("mode")
     if mode is not None:
-        if mode not in LEGACY_MODES:
+        if not isinstance(mode, str) or mode not in LEGACY_MODES:
             raise SessionValidationError(
                 f"Invalid mode '{mode}'. Must be one of: sync, stream, websocket")
         return LEGACY_MODES[str(mode)]

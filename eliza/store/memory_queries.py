@@ -118,14 +118,19 @@ def memory_page(
     return _memories_json(db, agent_id, rows, include_embedding), key if more else None
 
 
-def update_memory(db: Transaction, agent_id: str, memory_id: str, patch: dict[str, Any]) -> bool:
+def update_memory(db: Transaction, agent_id: str, memory_id: str,
+                  patch: dict[str, Any]) -> bool | None:
     """Apply a partial memory: `content` is replaced, `metadata` shallow-merged, the ids are
-    taken only when the caller already checked they are UUIDs. False when it does not exist."""
+    taken only when the caller already checked they are UUIDs. False when it does not exist,
+    None (nothing written) when `roomId` names no room."""
     rows = list(db.query(
         "SELECT metadata FROM memories WHERE id = ? AND agent_id = ?", [memory_id, agent_id]
     ))
     if not rows:
         return False
+    if "roomId" in patch and not list(db.query("SELECT 1 FROM rooms WHERE id = ?",
+                                               [patch["roomId"]])):
+        return None  # room_id is a foreign key: the write would fail
     sets: list[str] = []
     args: list[Any] = []
     if "content" in patch:

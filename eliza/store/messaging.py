@@ -247,6 +247,9 @@ def update_message(
         fields[column] = _dumps(value) if column in _JSON_MESSAGE else value
     if get_message(db, message_id) is None:
         return None
+    parent = fields.get("in_reply_to_root_message_id")
+    if parent is not None and get_message(db, parent) is None:
+        del fields["in_reply_to_root_message_id"]  # unknown parent: kept, as a post keeps it
     fields["updated_at"] = now
     db.update("central_messages", message_id, fields)
     return get_message(db, message_id)
