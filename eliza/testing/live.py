@@ -55,12 +55,12 @@ class LiveServer:
         return [sys.executable, "-m", "hypercorn", "-k", "trio", "-b",
                 f"127.0.0.1:{self.port}", "eliza.app:app"]
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the process and return once it answers a ping; its log in the error when
-        it exits early or does not answer in time."""
+    def start(self, timeout: float = 30.0, *, port: int | None = None) -> None:
+        """Start the process (on `port`, else a free one) and return once it answers a ping;
+        its log in the error when it exits early or does not answer in time."""
         import httpx
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), **self.defaults, **self.env}
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-import conftest as root
-
 USER_ID = "1f0e5c36-5b0a-4a4e-9f1e-6c2b8d7a9e01"
 DEFAULT_SERVER = "00000000-0000-0000-0000-000000000000"
 
 
-def restart_on_same_port(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def restart_on_same_port(server: Any) -> None:
     """Stop the live server and start it again on the SAME port (a client that reconnects
     keeps its URL; the fixture's own restart() picks a new port)."""
     port = server.port
     server.stop()
-    with monkeypatch.context() as patch:
-        patch.setattr(root, "free_port", lambda: port)
-        server.start()
+    server.start(port=port)
     assert server.port == port

@@ -88,13 +88,12 @@ async def test_log_stream(live_server: Any) -> None:
         assert (await rt.unsubscribe_logs())["subscribed"] is False
 
 
-async def test_reconnects_after_the_server_restarts(live_server: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_reconnects_after_the_server_restarts(live_server: Any) -> None:
     async with open_realtime(live_server.url, max_backoff=0.5) as rt:
         agent_id, channel_id = await _dm(live_server.url, rt.entity_id)
         await rt.join(channel_id)
         first_sid = rt.sid
-        await trio.to_thread.run_sync(restart_on_same_port, live_server, monkeypatch)
+        await trio.to_thread.run_sync(restart_on_same_port, live_server)
         with trio.fail_after(15):
             async for event in rt.events():
                 if event.name == "disconnect":

@@ -37,10 +37,10 @@ class TmpfsServer(LiveServer):
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", mount,
                 str(self.disk), self.size, *super().command()]
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, *, port: int | None = None) -> None:
         require_root()
         self.disk.mkdir(parents=True, exist_ok=True)
-        super().start(timeout)
+        super().start(timeout, port=port)
 
     def inside(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `command` in the server's mount namespace (where its tmpfs is)."""
