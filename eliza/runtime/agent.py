@@ -214,7 +214,10 @@ class AgentRuntime:
         after = 0
         while True:
             if expire:
-                batch = await self.store.write(self._expire_then_read)
+                # One read when nothing is past the bounds (the common start), else a write.
+                batch = await self.store.read(self._first_batch_unless_expiring)
+                if batch is None:
+                    batch = await self.store.write(self._expire_then_read)
                 expire = False
             else:
                 batch = await self.store.read(owed_store.next_owed, self.agent_id, after,
@@ -229,15 +232,25 @@ class AgentRuntime:
                 await self.run_turn(NewMessage(
                     struct, route=MessageRoute(frozenset({self.agent_id}), item.channel)))
 
+    def _bounds(self) -> tuple[int, int]:
+        """(owed before this epoch ms is given up, how many newest are kept)."""
+        return (now_ms() - int(self.settings.owed_max_age_minutes * 60_000),
+                self.settings.owed_max_count)
+
+    def _first_batch_unless_expiring(self, db: Transaction) -> list[owed_store.Owed] | None:
+        older_than, keep = self._bounds()
+        if owed_store.past_bounds(db, self.agent_id, older_than=older_than, keep=keep):
+            return None
+        return owed_store.next_owed(db, self.agent_id, 0, OWED_BATCH)
+
     def _expire_then_read(self, db: Transaction) -> list[owed_store.Owed]:
         """Give up what the agent owes past the bounds (age, count), each with a log line
         and a row in the agent's logs (never dropped in silence); then the first batch of
-        what it still owes. One transaction, so an agent start costs one round trip."""
+        what it still owes, in one transaction."""
         agent_id = self.agent_id
         now = now_ms()
-        dropped = owed_store.expire(
-            db, agent_id, older_than=now - int(self.settings.owed_max_age_minutes * 60_000),
-            keep=self.settings.owed_max_count)
+        older_than, keep = self._bounds()
+        dropped = owed_store.expire(db, agent_id, older_than=older_than, keep=keep)
         for item in dropped:
             insert_log(db, log_id=ids.new_uuid(), agent_id=agent_id, entity_id=agent_id,
                        room_id=ids.create_unique_uuid(agent_id, item.channel_id),

@@ -64,6 +64,16 @@ def next_owed(db: Transaction, agent_id: str, after: int, limit: int) -> list[Ow
     return out
 
 
+def past_bounds(db: Transaction, agent_id: str, *, older_than: int, keep: int) -> bool:
+    """Whether `expire` would give anything up (a read, so an agent with nothing to give up
+    starts without a write)."""
+    row = db.execute(
+        "SELECT min(created_at), count(*) FROM owed_messages WHERE agent_id = ?",
+        [agent_id]).fetchone()
+    oldest, count = row[0], int(row[1])
+    return count > keep or (oldest is not None and int(oldest) < older_than)
+
+
 def count_owed(db: Transaction, agent_id: str) -> int:
     row = db.execute("SELECT count(*) FROM owed_messages WHERE agent_id = ?",
                      [agent_id]).fetchone()
