@@ -1,5 +1,6 @@
-"""Root fixtures: settings on a temporary data dir, the app under test (lifespan running),
-a real hypercorn server on a free port, and a runner for the published node clients."""
+"""Root fixtures: the store each test runs on (SQLite, then PostgreSQL), settings on a
+temporary data dir, the app under test (lifespan running), a real hypercorn server on a free
+port, and a runner for the published node clients."""
 
 from __future__ import annotations
 
@@ -18,13 +19,56 @@ from eliza.server import AgentServer
 from eliza.settings import Settings
 from eliza.testing.live import LiveServer as KitLiveServer
 from eliza.testing.live import free_port as free_port
+from tests.backends import Backend
 
 ROOT = Path(__file__).parent
 NODE_DIR = ROOT / "tests" / "node"
 
 
+# The store of the running test (set by the `backend` fixture).
+_current: Backend = Backend("sqlite")
+
+
+@pytest.fixture(autouse=True, params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Every test that keeps data runs on both stores: `make_settings` and `LiveServer`
+    give the servers it starts the current one."""
+    global _current
+    chosen = Backend(request.param)
+    _current = chosen
+    try:
+        yield chosen
+    finally:
+        _current = Backend("sqlite")
+        chosen.cleanup()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the PostgreSQL variant only where it can differ: a test that keeps data has a
+    data directory (`tmp_path`), and one marked `sqlite_only` is about SQLite itself."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == "postgres"
+        fixtures = getattr(item, "fixturenames", ())
+        if on_postgres and ("tmp_path" not in fixtures
+                            or item.get_closest_marker("sqlite_only") is not None):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def backend_env() -> dict[str, str]:
+    """What a server needs to use the current test's store."""
+    return dict(_current.env)
+
+
 def make_settings(tmp_path: Path, **env: str) -> Settings:
-    base = {"ELIZA_DATA_DIR": str(tmp_path / ".eliza"), "ELIZA_RATE_LIMIT": "off"}
+    base = {"ELIZA_DATA_DIR": str(tmp_path / ".eliza"), "ELIZA_RATE_LIMIT": "off",
+            **backend_env()}
     return Settings.from_env(environ={**base, **env}, cwd=tmp_path)
 
 
@@ -68,7 +112,8 @@ class LiveServer(KitLiveServer):
     default agent is created, rate limits are off."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        super().__init__(data_dir, env or {}, defaults={"ELIZA_RATE_LIMIT": "off"})
+        super().__init__(data_dir, env or {},
+                         defaults={"ELIZA_RATE_LIMIT": "off", **backend_env()})
 
 
 @pytest.fixture

@@ -106,6 +106,13 @@ class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, restarting, a statement past its deadline).
+    Nothing was written; the request can be retried, and the server reconnects by itself."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
 class InsufficientStorage(ApiError):
     """A write the data directory cannot take: its disk is full or it is read-only. Only
     writes fail; reads keep working, and writes work again as soon as space is back or the

@@ -33,7 +33,7 @@ from .runtime.registry import AgentRegistry
 from .security.secrets import SecretBox
 from .sessions import SessionService, run_session_sweeper
 from .settings import Settings
-from .store import SqliteStore, Store, core_migrations
+from .store import Store, core_migrations, store_for
 from .store.agents import AgentRecord, get_meta, set_meta
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class AgentServer:
         self.pm = pm or make_plugin_manager(
             allow=settings.load_plugins, trace=settings.trace_plugins
         )
-        self.store: Store = SqliteStore(settings.db_path)
+        self.store: Store = store_for(settings)
         self.bus: MessageBus = InProcessBus()
         self.logs = LogBuffer()
         self.secrets = SecretBox(settings.data_dir, settings.secret_salt)

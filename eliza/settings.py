@@ -125,7 +125,13 @@ class Settings:
     ui_enabled: bool = True
     environment: str = "development"
     secret_salt: str | None = None
+    # PostgreSQL when set (POSTGRES_URL, or its alias DATABASE_URL), else SQLite in data_dir.
     database_url: str | None = None
+    # Connections the server keeps to PostgreSQL, and how long a connect and a statement may
+    # take (seconds) before the request fails with 503 DATABASE_UNAVAILABLE.
+    postgres_pool_size: int = 10
+    postgres_connect_timeout: float = 10.0
+    postgres_statement_timeout: float = 30.0
     # Agent turns and model calls are cut off past these (seconds).
     turn_timeout: float = 120.0
     model_timeout: float = 60.0
@@ -239,7 +245,12 @@ class Settings:
             ui_enabled=parse_bool(get("ELIZA_UI_ENABLE"), ui_default),
             environment=environment,
             secret_salt=get("SECRET_SALT"),
-            database_url=get("DATABASE_URL") or get("POSTGRES_URL"),
+            database_url=get("POSTGRES_URL") or get("DATABASE_URL"),
+            postgres_pool_size=_positive_int(get, "POSTGRES_POOL_SIZE", 10),
+            postgres_connect_timeout=_positive(get("POSTGRES_CONNECT_TIMEOUT"),
+                                               "POSTGRES_CONNECT_TIMEOUT", 10.0),
+            postgres_statement_timeout=_positive(get("POSTGRES_STATEMENT_TIMEOUT"),
+                                                 "POSTGRES_STATEMENT_TIMEOUT", 30.0),
             turn_timeout=float(get("ELIZA_TURN_TIMEOUT") or 120),
             model_timeout=float(get("ELIZA_MODEL_TIMEOUT") or 60),
             socket_ping_interval=float(get("ELIZA_SOCKET_PING_INTERVAL") or 25),

@@ -31,8 +31,8 @@ def _j(value: Any) -> str | None:
 
 def ensure_world(db: Transaction, world: dict[str, Any]) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [world["id"], world["agent_id"], world["name"], world["server_id"],
          _j(world.get("metadata")), world["created_at"]],
     )
@@ -40,8 +40,9 @@ def ensure_world(db: Transaction, world: dict[str, Any]) -> None:
 
 def ensure_room(db: Transaction, room: dict[str, Any]) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO rooms (id, agent_id, source, type, server_id, world_id, name,"
-        " metadata, channel_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rooms (id, agent_id, source, type, server_id, world_id, name,"
+        " metadata, channel_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         [room["id"], room["agent_id"], room["source"], room["type"], room["server_id"],
          room["world_id"], room["name"], _j(room.get("metadata")), room["channel_id"],
          room["created_at"]],
@@ -50,8 +51,8 @@ def ensure_room(db: Transaction, room: dict[str, Any]) -> None:
 
 def ensure_entity(db: Transaction, entity: dict[str, Any]) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO entities (id, agent_id, names, metadata, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO entities (id, agent_id, names, metadata, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [entity["id"], entity["agent_id"], json.dumps(entity.get("names") or []),
          json.dumps(entity.get("metadata") or {}), entity["created_at"]],
     )
@@ -61,8 +62,8 @@ def ensure_participant(
     db: Transaction, participant_id: str, entity_id: str, room_id: str, agent_id: str, now: int
 ) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO participants (id, entity_id, room_id, agent_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO participants (id, entity_id, room_id, agent_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [participant_id, entity_id, room_id, agent_id, now],
     )
 
@@ -74,8 +75,9 @@ def memory_exists(db: Transaction, memory_id: str) -> bool:
 def insert_memory(db: Transaction, memory: dict[str, Any]) -> bool:
     """Insert unless the id exists; True when inserted."""
     return bool(db.execute(
-        'INSERT OR IGNORE INTO memories (id, type, created_at, content, entity_id, agent_id,'
-        ' room_id, world_id, "unique", metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO memories (id, type, created_at, content, entity_id, agent_id,'
+        ' room_id, world_id, "unique", metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+        ' ON CONFLICT DO NOTHING',
         [memory["id"], memory.get("type", "messages"), memory["created_at"],
          json.dumps(memory["content"]), memory.get("entity_id"), memory["agent_id"],
          memory.get("room_id"), memory.get("world_id"), int(memory.get("unique", True)),

@@ -62,7 +62,7 @@ def save_agents(db: Transaction, records: list[AgentRecord]) -> None:
 
 def add_agent_to_server(db: Transaction, server_id: str, agent_id: str) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",
+        "INSERT INTO server_agents (server_id, agent_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [server_id, agent_id],
     )
 
@@ -81,4 +81,5 @@ def get_meta(db: Transaction, key: str) -> str | None:
 
 
 def set_meta(db: Transaction, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])

@@ -225,8 +225,8 @@ def follow_room(db: Transaction, participant_id: str, agent_id: str, room_id: st
                 now: int) -> None:
     """The agent itself takes part in the room, state FOLLOWED."""
     db.execute(
-        "INSERT OR IGNORE INTO entities (id, agent_id, names, metadata, created_at)"
-        " VALUES (?, ?, '[]', '{}', ?)", [agent_id, agent_id, now],
+        "INSERT INTO entities (id, agent_id, names, metadata, created_at)"
+        " VALUES (?, ?, '[]', '{}', ?) ON CONFLICT DO NOTHING", [agent_id, agent_id, now],
     )
     db.execute(
         "INSERT INTO participants (id, entity_id, room_id, agent_id, room_state, created_at)"
@@ -270,8 +270,8 @@ def get_world(db: Transaction, world_id: str) -> dict[str, Any] | None:
 
 def insert_world(db: Transaction, world: dict[str, Any]) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO worlds (id, agent_id, name, server_id, metadata, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [world["id"], world["agentId"], world["name"], world["serverId"],
          _dump(world.get("metadata") or {}), world["createdAt"]],
     )

@@ -38,10 +38,11 @@ def create_server(db: Transaction, server: dict[str, Any]) -> dict[str, Any]:
     row = dict(server)
     row["metadata"] = None if row.get("metadata") is None else json.dumps(row["metadata"])
     db.execute(
-        "INSERT OR IGNORE INTO message_servers"
+        "INSERT INTO message_servers"
         " (id, name, source_type, source_id, metadata, created_at, updated_at)"
-        " VALUES (:id, :name, :source_type, :source_id, :metadata, :created_at, :updated_at)",
-        row,
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [row["id"], row["name"], row["source_type"], row.get("source_id"), row["metadata"],
+         row["created_at"], row["updated_at"]],
     )
     found = get_server(db, server["id"])
     assert found is not None
@@ -72,7 +73,7 @@ def agent_servers(db: Transaction, agent_id: str) -> list[str]:
 
 def add_server_agent(db: Transaction, server_id: str, agent_id: str) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO server_agents (server_id, agent_id) VALUES (?, ?)",
+        "INSERT INTO server_agents (server_id, agent_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [server_id, agent_id],
     )
 

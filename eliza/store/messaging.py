@@ -116,8 +116,8 @@ def participants(db: Transaction, channel_id: str) -> list[str]:
 def add_participants(db: Transaction, channel_id: str, user_ids: list[str]) -> None:
     joined = now_ms()
     db.executemany(
-        "INSERT OR IGNORE INTO channel_participants (channel_id, user_id, joined_at)"
-        " VALUES (?, ?, ?)",
+        "INSERT INTO channel_participants (channel_id, user_id, joined_at)"
+        " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(channel_id, u, joined) for u in dict.fromkeys(user_ids)],
     )
 

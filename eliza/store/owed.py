@@ -25,8 +25,8 @@ class Owed:
 
 def owe(db: Transaction, message_id: str, created_at: int, agent_ids: Iterable[str]) -> None:
     db.executemany(
-        "INSERT OR IGNORE INTO owed_messages (agent_id, message_id, created_at)"
-        " VALUES (?, ?, ?)",
+        "INSERT INTO owed_messages (agent_id, message_id, created_at)"
+        " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(agent_id, message_id, created_at) for agent_id in agent_ids],
     )
 
@@ -94,7 +94,7 @@ def expire(db: Transaction, agent_id: str, *, older_than: int, keep: int) -> lis
                     """SELECT o.message_id, m.channel_id FROM owed_messages o
                        JOIN central_messages m ON m.id = o.message_id
                        WHERE o.agent_id = ? AND o.created_at >= ?
-                       ORDER BY o.id DESC LIMIT -1 OFFSET ?""",
+                       ORDER BY o.id DESC LIMIT 9223372036854775807 OFFSET ?""",
                     [agent_id, older_than, keep])]
     db.executemany("DELETE FROM owed_messages WHERE agent_id = ? AND message_id = ?",
                    [(agent_id, d.message_id) for d in dropped])

@@ -3,8 +3,8 @@ receives (`Transaction`).
 
 Query functions are plain synchronous functions `fn(tx, *args)`; the store runs them in a
 worker thread, a write inside one transaction that commits when `fn` returns and rolls back
-when it raises. A second store (PostgreSQL) implements these two protocols again; the
-services do not change.
+when it raises. SQLite (`eliza.store.sqlite`) and PostgreSQL (`eliza.store.postgres`)
+implement these protocols; the services do not know which one they have.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ class Cursor(Protocol):
 
 class Transaction(Protocol):
     """One connection, inside one transaction for writes. Values that are dicts or lists
-    are stored as JSON text by `insert`, `update` and `upsert`."""
+    are stored as JSON text by `insert`, `update` and `upsert`. SQL uses `?` placeholders
+    and what SQLite and PostgreSQL both understand; where they differ a query branches on
+    `dialect` ("sqlite" or "postgresql")."""
+
+    dialect: str
 
     def execute(self, sql: str, params: Params = ()) -> Cursor: ...
 
@@ -56,13 +60,25 @@ class Transaction(Protocol):
 
     def table_exists(self, name: str) -> bool: ...
 
+    def lock(self, key: str) -> None:
+        """Serialise, until the end of this write, with every other write that locks `key`
+        (a find-or-create with no unique key to race on)."""
+        ...
+
 
 class Store(Protocol):
     """The database of one server: open it, run reads and writes, close it."""
 
+    dialect: str
+
     @property
     def vectors(self) -> bool:
         """Whether vector search is available (semantic search can run)."""
+        ...
+
+    @property
+    def vector_reason(self) -> str:
+        """Why vector search is not available (when `vectors` is False)."""
         ...
 
     async def open(self, migrations: Iterable[Migrations]) -> None:

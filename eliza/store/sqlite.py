@@ -81,6 +81,8 @@ class SqliteTransaction:
 
     __slots__ = ("db",)
 
+    dialect = "sqlite"
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -107,9 +109,15 @@ class SqliteTransaction:
     def table_exists(self, name: str) -> bool:
         return bool(self.db[name].exists())
 
+    def lock(self, key: str) -> None:
+        """Nothing to do: one connection writes, so writes already run one at a time."""
+
 
 class SqliteStore:
     """The `Store` of a server on SQLite. Open it with `open()`, close it with `close()`."""
+
+    dialect = "sqlite"
+    vector_reason = "sqlite-vec is not loaded (pip install sqlite-vec pysqlite3-binary)"
 
     def __init__(self, path: Path) -> None:
         self.path = path

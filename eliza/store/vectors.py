@@ -97,7 +97,8 @@ def enroll(db: Transaction, agent_id: str, model: str) -> int:
         missing += f" AND id NOT IN (SELECT memory_id FROM {name} WHERE agent_id = ? AND model = ?)"
         args += [agent_id, model]
     before = pending_count(db, agent_id)
-    db.execute(f"INSERT OR IGNORE INTO embedding_queue (memory_id, agent_id) {missing}", args)
+    db.execute(f"INSERT INTO embedding_queue (memory_id, agent_id) {missing}"
+               " ON CONFLICT DO NOTHING", args)
     return pending_count(db, agent_id) - before
 
 

@@ -1,0 +1,71 @@
+"""The stores the suite runs on: SQLite (the data directory) and PostgreSQL, each test in a
+schema of its own in the database `ELIZA_TEST_POSTGRES_URL` names (default: the local
+server's `test` database), so tests never see each other's rows.
+
+A test takes part through `make_settings` / `LiveServer` (conftest), which add the
+current backend's environment (`POSTGRES_URL`) to what the test sets."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def admin_url() -> str:
+    return os.environ.get("ELIZA_TEST_POSTGRES_URL") or DEFAULT_URL
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """`url` whose connections use `schema` (libpq's `options` parameter)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def create_schema(prefix: str = "t") -> tuple[str, str]:
+    """A new empty schema: (its name, a URL whose connections use it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        raise RuntimeError(
+            f"the PostgreSQL tests need a server at {admin_url()} (ELIZA_TEST_POSTGRES_URL):"
+            f" {exc}") from exc
+    return name, with_search_path(admin_url(), name)
+
+
+def drop_schema(name: str) -> None:
+    with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@dataclass
+class Backend:
+    """One store under test. `env` is what a server needs to use it (created on first use,
+    so a test that never starts a server costs nothing)."""
+
+    name: str
+    schemas: list[str] = field(default_factory=list)
+    _env: dict[str, str] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        if self._env is None:
+            self._env = {}
+            if self.name == "postgres":
+                schema, url = create_schema()
+                self.schemas.append(schema)
+                self._env = {"POSTGRES_URL": url}
+        return self._env
+
+    def cleanup(self) -> None:
+        for schema in self.schemas:
+            drop_schema(schema)
+        self.schemas.clear()
