@@ -19,27 +19,26 @@ from eliza.server import AgentServer
 from eliza.settings import Settings
 from eliza.testing.live import LiveServer as KitLiveServer
 from eliza.testing.live import free_port as free_port
+from tests import backends
 from tests.backends import Backend
 
 ROOT = Path(__file__).parent
 NODE_DIR = ROOT / "tests" / "node"
 
 
-# The store of the running test (set by the `backend` fixture).
-_current: Backend = Backend("sqlite")
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(autouse=True, params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(autouse=True, params=STORES)
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """Every test that keeps data runs on both stores: `make_settings` and `LiveServer`
     give the servers it starts the current one."""
-    global _current
     chosen = Backend(request.param)
-    _current = chosen
+    backends.current = chosen
     try:
         yield chosen
     finally:
-        _current = Backend("sqlite")
+        backends.current = Backend("sqlite")
         chosen.cleanup()
 
 
@@ -63,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def backend_env() -> dict[str, str]:
     """What a server needs to use the current test's store."""
-    return dict(_current.env)
+    return dict(backends.current.env)
 
 
 def make_settings(tmp_path: Path, **env: str) -> Settings:

@@ -8,12 +8,19 @@ current backend's environment (`POSTGRES_URL`) to what the test sets."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+
+from eliza.store.postgres import translate
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -69,3 +76,33 @@ class Backend:
         for schema in self.schemas:
             drop_schema(schema)
         self.schemas.clear()
+
+
+# The store of the running test (set by conftest's `backend` fixture).
+current = Backend("sqlite")
+
+
+class ServerDatabase:
+    """The database of a server of the current test, opened beside it (or while it is
+    down): `execute(sql, params)` with `?` placeholders, on either store."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        if self.dialect == "postgresql":
+            return self.conn.execute(translate(text, bool(params)), list(params) or None)
+        return self.conn.execute(text, list(params))
+
+
+@contextmanager
+def server_database(data_dir: Path) -> Iterator[ServerDatabase]:
+    """The database of the server whose data directory is `data_dir`; committed on exit."""
+    url = current.env.get("POSTGRES_URL")
+    if url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            yield ServerDatabase(conn, "postgresql")
+        return
+    with closing(sqlite3.connect(data_dir / "eliza.db")) as db, db:
+        yield ServerDatabase(db, "sqlite")

@@ -3,19 +3,32 @@ their migrations and one module of queries per domain (every query takes a `Tran
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from .protocols import Cursor, Store, Transaction
 from .schema import core as core_migrations
 from .sqlite import SqliteStore
 
-if TYPE_CHECKING:
-    from ..settings import Settings
-
 __all__ = ["Cursor", "SqliteStore", "Store", "Transaction", "core_migrations", "store_for"]
 
 
-def store_for(settings: Settings) -> Store:
+class StoreSettings(Protocol):
+    """The settings a store is chosen and configured by (`eliza.settings.Settings`)."""
+
+    @property
+    def database_url(self) -> str | None: ...
+    @property
+    def db_path(self) -> Path: ...
+    @property
+    def postgres_pool_size(self) -> int: ...
+    @property
+    def postgres_connect_timeout(self) -> float: ...
+    @property
+    def postgres_statement_timeout(self) -> float: ...
+
+
+def store_for(settings: StoreSettings) -> Store:
     """PostgreSQL when `POSTGRES_URL` (or `DATABASE_URL`) is set, else SQLite in the data
     directory."""
     if settings.database_url:

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from .memory_queries import MEMORY_COLUMNS
 from .protocols import Transaction
 
 
@@ -101,7 +102,8 @@ def recent_memories(
 ) -> list[dict[str, Any]]:
     """The room's latest `limit` message memories, oldest first (for a prompt)."""
     rows = list(db.query(
-        "SELECT * FROM memories WHERE agent_id = ? AND room_id = ? AND type = 'messages'"
+        f"SELECT {MEMORY_COLUMNS} FROM memories"
+        " WHERE agent_id = ? AND room_id = ? AND type = 'messages'"
         " ORDER BY created_at DESC, rowid DESC LIMIT ?",
         [agent_id, room_id, limit],
     ))

@@ -15,6 +15,10 @@ from ..clock import now_ms
 from .protocols import Transaction
 
 _JSON_CHANNEL = ("metadata",)
+# Named, not `*`: PostgreSQL's table also holds the text-search vector of each message.
+MESSAGE_COLUMNS = ("id, channel_id, author_id, content, raw_message,"
+                   " in_reply_to_root_message_id, source_type, source_id, metadata,"
+                   " idempotency_key, created_at, updated_at")
 _JSON_MESSAGE = ("raw_message", "metadata")
 
 
@@ -203,7 +207,8 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 
 def find_by_key(db: Transaction, channel_id: str, key: str) -> dict[str, Any] | None:
     rows = list(db.query(
-        "SELECT * FROM central_messages WHERE channel_id = ? AND idempotency_key = ?",
+        f"SELECT {MESSAGE_COLUMNS} FROM central_messages"
+        " WHERE channel_id = ? AND idempotency_key = ?",
         [channel_id, key],
     ))
     return _decode(rows[0], _JSON_MESSAGE) if rows else None
@@ -232,7 +237,8 @@ def insert_message(db: Transaction, message: dict[str, Any]) -> tuple[dict[str, 
 
 
 def get_message(db: Transaction, message_id: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM central_messages WHERE id = ?", [message_id]))
+    rows = list(db.query(f"SELECT {MESSAGE_COLUMNS} FROM central_messages WHERE id = ?",
+                         [message_id]))
     return _decode(rows[0], _JSON_MESSAGE) if rows else None
 
 
@@ -285,7 +291,7 @@ def messages_for_channel(
     forward = after is not None and before is None
     order = "ASC" if forward else "DESC"
     sql = (
-        f"SELECT * FROM central_messages WHERE {' AND '.join(where)}"
+        f"SELECT {MESSAGE_COLUMNS} FROM central_messages WHERE {' AND '.join(where)}"
         f" ORDER BY created_at {order}, rowid {order} LIMIT ?"
     )
     rows = [_decode(r, _JSON_MESSAGE) for r in db.query(sql, args)]
@@ -335,7 +341,8 @@ def message_page(
     key: Key | None = None
     # Read lazily: the rows past the budget are never fetched.
     for row in db.query(
-        f"SELECT rowid AS _rowid, * FROM central_messages WHERE {' AND '.join(where)}"
+        f"SELECT rowid AS _rowid, {MESSAGE_COLUMNS} FROM central_messages"
+        f" WHERE {' AND '.join(where)}"
         " ORDER BY created_at DESC, rowid DESC LIMIT ?", args,
     ):
         key = (row["created_at"], row.pop("_rowid"))
@@ -349,7 +356,8 @@ def message_page(
 
 def find_reply(db: Transaction, channel_id: str, message_id: str) -> dict[str, Any] | None:
     rows = list(db.query(
-        "SELECT * FROM central_messages WHERE channel_id = ? AND in_reply_to_root_message_id = ?"
+        f"SELECT {MESSAGE_COLUMNS} FROM central_messages"
+        " WHERE channel_id = ? AND in_reply_to_root_message_id = ?"
         " ORDER BY created_at, rowid LIMIT 1",
         [channel_id, message_id],
     ))

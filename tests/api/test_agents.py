@@ -178,7 +178,8 @@ async def test_secrets_are_masked_and_a_masked_patch_keeps_them(
         assert view["secrets"] == {"TOP_LEVEL": "********"}
         assert "sk-live-123" not in json.dumps(view)
     # Encrypted at rest, too.
-    assert b"sk-live-123" not in settings.db_path.read_bytes()
+    assert "sk-live-123" not in str(await agent_server.store.read(
+        lambda tx: list(tx.query("SELECT * FROM agents"))))
 
     await client.post(f"/api/agents/{agent_id}/start")
     runtime = agent_server.agents.runtime(agent_id)

@@ -20,7 +20,7 @@ from eliza.bus import Event, InProcessBus, NewMessage
 from eliza.errors import AgentNotFound
 from eliza.messaging import service as service_module
 from eliza.messaging.service import MessagingService
-from eliza.store import SqliteStore, core_migrations
+from eliza.store import core_migrations, store_for
 from tests.polling import wait_until
 
 USER = "965189c0-221e-42f3-89eb-fb91df1f8fe8"
@@ -78,7 +78,7 @@ class Chat:
 @pytest.fixture
 async def chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Chat]:
     monkeypatch.setattr(service_module, "REPLY_WATCH", WATCH)
-    store = SqliteStore(tmp_path / "eliza.db")
+    store = store_for(make_settings(tmp_path))
     await store.open([core_migrations])
     bus = BurstyBus()
     messaging = MessagingService(store, bus, make_settings(tmp_path), NoAgents())

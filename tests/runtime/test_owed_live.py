@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import uuid
 from collections import Counter
-from contextlib import closing
 from typing import Any
 
 import httpx
@@ -18,6 +16,7 @@ import trio
 
 from conftest import LiveServer
 from eliza.ids import DEFAULT_SERVER_ID
+from tests.backends import server_database
 from tests.plugins.fake_openai import FakeOpenAI
 from tests.polling import wait_until
 
@@ -115,7 +114,7 @@ async def _backlog_then(stop: str, live_server_factory: Any, nursery: trio.Nurse
 def _stored_counts(server: LiveServer, channel_id: str) -> tuple[int, int]:
     """(replies stored, messages still owed), read from the database file while the
     server is down."""
-    with closing(sqlite3.connect(server.data_dir / "eliza.db")) as db:
+    with server_database(server.data_dir) as db:
         replies = db.execute("SELECT count(*) FROM central_messages WHERE channel_id = ?"
                              " AND source_type = 'agent_response'", [channel_id]).fetchone()[0]
         owed = db.execute("SELECT count(*) FROM owed_messages").fetchone()[0]

@@ -21,7 +21,7 @@ from eliza.messaging import MessagingService
 from eliza.runtime.agent import AgentRuntime
 from eliza.runtime.models import ModelProvider, ModelRegistry, ModelType
 from eliza.runtime.pipeline import handle_event
-from eliza.store import SqliteStore, core_migrations
+from eliza.store import Store, core_migrations, store_for
 from eliza.store import agents as agent_rows
 from eliza.store.memory_queries import list_memories
 
@@ -64,8 +64,8 @@ async def shout(runtime: AgentRuntime, params: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "eliza.db")
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = store_for(make_settings(tmp_path))
     await store.open([core_migrations])
     record = agent_rows.AgentRecord(AGENT, {"name": "Solo"}, True, True, now_ms(), now_ms())
 
@@ -78,7 +78,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store.close()
 
 
-async def test_one_turn_without_app_or_server(tmp_path: Path, store: SqliteStore) -> None:
+async def test_one_turn_without_app_or_server(tmp_path: Path, store: Store) -> None:
     settings = make_settings(tmp_path)
     bus = InProcessBus()
     agents = Directory()

@@ -16,6 +16,10 @@ from eliza.server import AgentServer
 
 from .routes import STATE_CHANGING, http_routes
 
+# A refused request changes nothing, counted by SQLite's change counter; the refusal comes
+# before any store access, so one store proves it.
+pytestmark = pytest.mark.sqlite_only
+
 OWN = "http://localhost"  # the Quart test client's Host is `localhost`
 # A foreign page's ways to send without a preflight, or from a near neighbour.
 FOREIGN: list[tuple[dict[str, str], bytes, str]] = [

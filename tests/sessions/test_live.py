@@ -3,7 +3,6 @@ persisted expiry gives 410, and the published api-client's sessions methods work
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import httpx
@@ -12,6 +11,7 @@ import trio
 
 from conftest import run_node
 from eliza.runtime.doctor import Doctor
+from tests.backends import server_database
 from tests.sessions.conftest import ELIZA_ID, USER_ID
 from tests.sessions.test_transports import ms
 
@@ -34,9 +34,8 @@ def _session_flow(server: Any) -> dict[str, Any]:
                            json={"content": "I need a holiday", "transport": "sse"})
         # Expire it while the server is down, as time passing would.
         server.stop()
-        with sqlite3.connect(server.data_dir / "eliza.db") as db:
+        with server_database(server.data_dir) as db:
             db.execute("UPDATE sessions SET expires_at = 1 WHERE id = ?", [sid])
-        db.close()
         server.start()
         http.base_url = httpx.URL(server.url)
         expired = http.get(f"{BASE}/{sid}")

@@ -18,6 +18,9 @@ from tests.media.helpers import CONTENT_TYPE, SAMPLES, file_body
 
 from .disk import TmpfsServer, tmpfs_server
 
+# About the data directory's disk filling up under SQLite's file.
+pytestmark = pytest.mark.sqlite_only
+
 USER_ID = "a9f0c5f1-8e2b-4a39-9a5c-6f1d2b3c4d5e"
 PNG = SAMPLES["image/png"][0]
 

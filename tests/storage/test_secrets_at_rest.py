@@ -5,12 +5,12 @@ a masked PATCH keeps them, and tokens sealed by earlier versions still open."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from eliza.server import AgentServer
 from eliza.settings import Settings
+from tests.backends import server_database
 
 MASK = "********"
 
@@ -31,15 +31,26 @@ MARKERS = ["text-secret-4f9a1c77", "918273645546372819", "31415.926535897932",
            "271828182845", "array-secret-2-beef", "top-level-user-5e5e", "top-level-pw-6f6f"]
 
 
-def database_files(settings: Settings) -> list[Path]:
-    db = settings.db_path
-    return [p for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
-            if p.exists()]
+def stored_bytes(settings: Settings) -> bytes:
+    """Everything the database holds: on SQLite its files byte for byte (the WAL too), on
+    PostgreSQL every row of every table of the server's schema."""
+    if not settings.database_url:
+        db = settings.db_path
+        files = [p for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
+                 if p.exists()]
+        assert files, "no database file to scan"
+        return b"".join(p.read_bytes() for p in files)
+    with server_database(settings.data_dir) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema()").fetchall()]
+        return b"".join(str(db.execute(f'SELECT * FROM "{t}"').fetchall()).encode()
+                        for t in tables)
 
 
 def stored_character(settings: Settings, agent_id: str) -> dict[str, Any]:
-    with sqlite3.connect(settings.db_path) as conn:
-        row = conn.execute("SELECT character FROM agents WHERE id = ?", [agent_id]).fetchone()
+    with server_database(settings.data_dir) as db:
+        row = db.execute("SELECT character FROM agents WHERE id = ?", [agent_id]).fetchone()
     character: dict[str, Any] = json.loads(row[0])
     return character
 
@@ -60,11 +71,9 @@ async def test_secrets_of_every_json_type_are_sealed_masked_and_opened(
     })
     agent_id = created["id"]
 
-    files = database_files(settings)
-    assert files, "no database file to scan"
-    raw = b"".join(p.read_bytes() for p in files)
+    raw = stored_bytes(settings)
     found = [m for m in MARKERS if m.encode() in raw]
-    assert found == [], f"secrets stored in clear in {[p.name for p in files]}: {found}"
+    assert found == [], f"secrets stored in clear: {found}"
     # Booleans are too short to scan for: every stored secret must be a sealed token instead.
     stored = stored_character(settings, agent_id)
     for key in SECRETS:
@@ -95,7 +104,7 @@ async def test_secrets_of_every_json_type_are_sealed_masked_and_opened(
     for key, value in SECRETS.items():
         assert runtime.get_setting(key) == value, key
     assert runtime.get_setting("DB") == TOP_LEVEL["DB"]
-    raw = b"".join(p.read_bytes() for p in database_files(settings))
+    raw = stored_bytes(settings)
     assert [m for m in MARKERS if m.encode() in raw] == []
 
 
@@ -120,7 +129,7 @@ async def test_secrets_stored_in_clear_by_an_older_version_are_sealed_at_start(
     async with open_app(settings) as app:
         created = await create(app.test_client(), {"name": "Legacy", "bio": ["b"]})
     # What an older version left: an object secret stored as plain JSON.
-    with sqlite3.connect(settings.db_path) as conn:
+    with server_database(settings.data_dir) as conn:
         character = json.loads(conn.execute("SELECT character FROM agents WHERE id = ?",
                                             [created["id"]]).fetchone()[0])
         character["settings"] = {"secrets": {"DB": {"password": "legacy-clear-pw-4242"}}}
@@ -130,5 +139,4 @@ async def test_secrets_stored_in_clear_by_an_older_version_are_sealed_at_start(
         server: AgentServer = app.app.config["ELIZA_SERVER"]
         opened = server.secrets.decrypt_character(server.agents.get(created["id"]).character)
         assert opened["settings"]["secrets"]["DB"] == {"password": "legacy-clear-pw-4242"}
-    for path in database_files(settings):
-        assert b"legacy-clear-pw-4242" not in path.read_bytes(), path
+    assert b"legacy-clear-pw-4242" not in stored_bytes(settings)

@@ -17,6 +17,9 @@ from eliza.store import SqliteStore, Transaction, core_migrations
 from eliza.store.agents import get_meta, set_meta
 from eliza.store.sqlite import SqliteTransaction, sqlite
 
+# About SQLite's own disk faults (full, read-only) on its file.
+pytestmark = pytest.mark.sqlite_only
+
 BIG = "x" * 200_000  # ~50 pages: more than the database is allowed to grow below
 
 
