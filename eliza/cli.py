@@ -25,7 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ui_install.add_argument("--version", default=None, help="package version (default pinned)")
     plugins = commands.add_parser("plugins", help="list the plugins a server would load")
     plugins.add_argument("--json", action="store_true", help="print JSON")
+    from . import dbtool
     from .client import commands as client_commands  # chat, agents, logs (the SDK)
+
+    dbtool.add_parser(commands)
 
     client_commands.add_parsers(commands)
     args = parser.parse_args(argv)
@@ -45,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_forever(settings.with_overrides(**changes), access_log=args.access_log)
     if args.command == "ui":
         return install_web_ui(settings, args.version)
+    if args.command == "db":
+        return dbtool.run(args, settings)
     if args.command == "plugins":
         from .plugin_host import print_plugins
 
