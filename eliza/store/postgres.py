@@ -91,7 +91,7 @@ class PgTransaction:
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         args = _params(params)
         cursor: Cursor = self.conn.execute(
-            translate(sql, args is not None), args)  # type: ignore[arg-type]
+            translate(sql, args is not None), args)
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor:
@@ -102,7 +102,7 @@ class PgTransaction:
     def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         args = _params(params)
         cursor = self.conn.cursor(row_factory=dict_row)
-        cursor.execute(translate(sql, args is not None), args)  # type: ignore[arg-type]
+        cursor.execute(translate(sql, args is not None), args)
         return iter(cursor.fetchall())
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:

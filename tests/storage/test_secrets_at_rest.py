@@ -40,11 +40,11 @@ def stored_bytes(settings: Settings) -> bytes:
                  if p.exists()]
         assert files, "no database file to scan"
         return b"".join(p.read_bytes() for p in files)
-    with server_database(settings.data_dir) as db:
-        tables = [r[0] for r in db.execute(
+    with server_database(settings.data_dir) as conn:
+        tables = [r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = current_schema()").fetchall()]
-        return b"".join(str(db.execute(f'SELECT * FROM "{t}"').fetchall()).encode()
+        return b"".join(str(conn.execute(f'SELECT * FROM "{t}"').fetchall()).encode()
                         for t in tables)
 
 
