@@ -1,4 +1,4 @@
-"""Search routes: text (FTS5), semantic (vectors) or both (see `eliza.runtime.recall`).
+"""Search routes: text (full-text), semantic (vectors) or both (see `eliza.runtime.recall`).
 
 - `POST /api/memory/<agentId>/memories/search` (also under `/api/agents`): the agent's
   memories matching `{query, roomId?, channelId?, tableName?, limit?, offset?, match?, mode?,
@@ -11,11 +11,13 @@
 
 `mode` is `auto` (default: hybrid when semantic search is available, else text), `text`,
 `semantic` or `hybrid`; asking for semantic or hybrid where it is not available is 503
-`EMBEDDING_NOT_AVAILABLE`. Each hit carries `score` (higher is more relevant; its scale
-depends on the mode), semantic hits also `similarity` (cosine, at least `threshold`,
-default 0.1). `match` is `"all"` (default: every term) or `"any"` for the text side. The
-answer's `mode` says which mode ran. The routes are POST, so `/memories/search` never
-clashes with the GET/PATCH/DELETE `/memories/<memoryId>` routes.
+`EMBEDDING_NOT_AVAILABLE`, its message saying why (no model, the agent is not running, or
+the store's own reason: sqlite-vec is not loaded, pgvector is not installed). Each hit
+carries `score` (higher is more relevant; its scale depends on the mode), semantic hits
+also `similarity` (cosine, at least `threshold`, default 0.1). `match` is `"all"`
+(default: every term) or `"any"` for the text side. The answer's `mode` says which mode
+ran. The routes are POST, so `/memories/search` never clashes with the GET/PATCH/DELETE
+`/memories/<memoryId>` routes.
 """
 
 from __future__ import annotations

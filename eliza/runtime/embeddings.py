@@ -1,9 +1,10 @@
 """EmbeddingIndexer: one agent's memories get their vectors as they are written.
 
 It runs beside the agent's inbox loop when the agent has a TEXT_EMBEDDING model and the
-store has sqlite-vec (`Store.vectors`). The work list is in the store (`embedding_queue`,
-filled by triggers, see `eliza.store.vectors`), so nothing is lost when the model is slow or
-failing, or the server stops: a restart picks up where it left off. The agent's turns never
+store has vectors (`Store.vectors`: sqlite-vec, or pgvector on PostgreSQL). The work list
+is in the store (`embedding_queue`, filled by triggers, see `eliza.store.vectors`), so
+nothing is lost when the model is slow or failing, or the server stops: a restart picks up
+where it left off. The agent's turns never
 wait for it; `wake()` after a turn says there may be new work.
 
 A TEXT_EMBEDDING handler takes `{"text": str}` and returns the vector (a sequence of floats),

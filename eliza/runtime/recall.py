@@ -1,8 +1,9 @@
 """Search over an agent's memories and over the central messages, in one of four modes:
 
-- `text`: FTS5 (`eliza.store.search`), always available;
+- `text`: full-text search (`eliza.store.search`), always available;
 - `semantic`: the query's vector against the vector index (`eliza.store.vectors`), when the
-  agent runs with a TEXT_EMBEDDING model and the store has sqlite-vec;
+  agent runs with a TEXT_EMBEDDING model and the store has vectors (sqlite-vec, pgvector);
+  where it has not, a request for it says why (`Store.vector_reason`);
 - `hybrid`: both lists fused by reciprocal rank (RRF, k = 60): a hit high in either list
   ranks high, a hit in both ranks highest;
 - `auto` (default): `hybrid` when semantic search is available, else `text`.
@@ -108,7 +109,7 @@ async def search_memories(
     runtime = agents.runtime(agent_id)
     indexer = runtime.embeddings if runtime is not None else None
     if not store.vectors:
-        why = "sqlite-vec is not loaded (pip install sqlite-vec pysqlite3-binary)"
+        why = store.vector_reason
     elif runtime is None:
         why = "the agent is not running"
     else:
@@ -156,8 +157,7 @@ async def search_messages(
 ) -> tuple[list[sq.MessageHit], SearchMode]:
     """Central messages matching `query`, best first: (row, server id, score)."""
     indexers = await _searching_agents(store, agents, where.channel_id)
-    why = ("sqlite-vec is not loaded (pip install sqlite-vec pysqlite3-binary)"
-           if not store.vectors
+    why = (store.vector_reason if not store.vectors
            else "no running agent with a TEXT_EMBEDDING model takes part")
     mode = _resolve(query.mode, bool(indexers), why)
     page = query.page

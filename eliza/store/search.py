@@ -1,10 +1,12 @@
-"""Text search over the central messages and the agents' memories (FTS5, migration m004).
+"""Text search over the central messages and the agents' memories (migration m004): FTS5
+on SQLite, tsvector columns on PostgreSQL (`eliza.store.search_pg`, same results' shapes).
 
 User input never reaches FTS5 as syntax: `fts_query` keeps the word-bearing terms of the
 input and quotes each one, so quotes, `*`, `-`, `NEAR`, `AND`/`OR`/`NOT`, parentheses and
 column filters are searched as plain words. A term ending in `*` stays a prefix search.
 Terms are ANDed (`match_all`) or ORed. Results are ranked by bm25; `score` is `-bm25`, so
-higher means more relevant.
+higher means more relevant (on PostgreSQL `ts_rank`: the scales differ, the order's sense
+does not).
 
 Semantic search finds memory ids in the vector index (`eliza.store.vectors`); the loaders
 here (`memories_by_ids`, `messages_of_memories`) turn those hits into rows.
@@ -88,6 +90,10 @@ def search_messages(
     match_all: bool = True,
 ) -> list[MessageHit]:
     """Matching central messages, best first: (decoded row, its server id, score)."""
+    if db.dialect == "postgresql":
+        from . import search_pg
+
+        return search_pg.search_messages(db, text, where, page, match_all)
     query = fts_query(text, match_all)
     if query is None:
         return []
@@ -114,9 +120,10 @@ def messages_of_memories(
     if not hits:
         return []
     marks = ", ".join("?" for _ in hits)
-    source_of = dict(db.execute(
-        f"SELECT id, json_extract(metadata, '$.sourceId') FROM memories WHERE id IN ({marks})"
-        " AND json_valid(metadata)", [mid for mid, _ in hits]).fetchall())
+    source_sql = ("eliza_json_text(metadata, 'sourceId')" if db.dialect == "postgresql" else
+                  "CASE WHEN json_valid(metadata) THEN json_extract(metadata, '$.sourceId') END")
+    source_of = dict(db.execute(f"SELECT id, {source_sql} FROM memories WHERE id IN ({marks})",
+                                [mid for mid, _ in hits]).fetchall())
     best: dict[str, float] = {}
     for memory_id, similarity in hits:
         source = source_of.get(memory_id)
@@ -153,6 +160,10 @@ def search_memories(
 ) -> list[dict[str, Any]]:
     """The agent's memories whose `content.text` matches, best first, in the memory JSON
     shape plus `score`. `table` narrows to one memory type (`messages`, `documents`...)."""
+    if db.dialect == "postgresql":
+        from . import search_pg
+
+        return search_pg.search_memories(db, agent_id, text, room_id, table, page, match_all)
     query = fts_query(text, match_all)
     if query is None:
         return []
@@ -180,6 +191,11 @@ def search_memories(
 
 def rebuild_indexes(db: Transaction) -> None:
     """Rebuild both indexes from their source tables (after a VACUUM, or to repair)."""
+    if db.dialect == "postgresql":
+        from . import search_pg
+
+        search_pg.rebuild_indexes(db)
+        return
     db.execute("INSERT INTO central_messages_fts (central_messages_fts) VALUES ('rebuild')")
     db.execute("DELETE FROM memories_fts")
     db.execute(

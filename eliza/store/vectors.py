@@ -1,4 +1,5 @@
-"""The vector index of the agents' memories (sqlite-vec), and its work queue.
+"""The vector index of the agents' memories (sqlite-vec; pgvector on PostgreSQL, see
+`eliza.store.vectors_pg`), and its work queue.
 
 An agent whose model registry has TEXT_EMBEDDING is *enrolled* (`enroll`): a row in
 `embedding_models` says which model embeds its memories. From then on the triggers of
@@ -7,15 +8,15 @@ agent's `EmbeddingIndexer` takes batches (`next_batch`), asks the model, and sto
 vectors (`finish`). Enrolling also queues the agent's memories that have no vector from that
 model yet, so memories written before (or while the model was failing) catch up.
 
-Vectors live in one vec0 table per dimension, `memory_vectors_<dim>`, created on first use:
-`memory_id` primary key, the agent as partition key (a KNN query reads one agent's vectors
-only), cosine distance, and `model`, `room_id`, `type` as metadata columns so the filters
-run inside the KNN query instead of after it. Triggers on `memories` delete a memory's
-vector with it (cascades included) and drop it when its text, room or type changes (the
-queue trigger owes it a new one).
+On SQLite, vectors live in one vec0 table per dimension, `memory_vectors_<dim>`, created on
+first use: `memory_id` primary key, the agent as partition key (a KNN query reads one
+agent's vectors only), cosine distance, and `model`, `room_id`, `type` as metadata columns
+so the filters run inside the KNN query instead of after it. Triggers on `memories` delete
+a memory's vector with it (cascades included) and drop it when its text, room or type
+changes (the queue trigger owes it a new one).
 
 Every function takes a `Transaction` first and runs synchronously (call it
-through `Store.read` / `Store.write`); the vec0 ones need `Store.vectors`.
+through `Store.read` / `Store.write`); those that touch vectors need `Store.vectors`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import vectors_pg
 from .protocols import Transaction
 from .schema import CHANGED
 
@@ -44,8 +46,11 @@ def pack(vector: Sequence[float]) -> bytes:
 
 
 def ensure_table(db: Transaction, dimensions: int) -> str:
-    """Create the vec0 table (and its triggers) for `dimensions` if it does not exist."""
+    """Create the vector table (and its triggers) for `dimensions` if it does not exist."""
     name = table_name(dimensions)
+    if db.dialect == "postgresql":
+        vectors_pg.ensure_table(db, name, dimensions)
+        return name
     if db.table_exists(name):
         return name
     db.execute(
@@ -73,6 +78,8 @@ def ensure_table(db: Transaction, dimensions: int) -> str:
 
 
 def vector_tables(db: Transaction) -> list[str]:
+    if db.dialect == "postgresql":
+        return vectors_pg.vector_tables(db)
     rows = db.query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'memory_vectors_%'"
         " AND sql LIKE '%USING vec0%'"
@@ -124,13 +131,17 @@ class Pending:
 
 def next_batch(db: Transaction, agent_id: str, limit: int) -> list[Pending]:
     """The oldest queued memories of the agent, with the text to embed."""
-    rows = db.execute(
-        """SELECT q.seq, q.memory_id, CASE WHEN json_valid(m.content)
-                THEN json_extract(m.content, '$.text') END, m.room_id, m.type
-            FROM embedding_queue q JOIN memories m ON m.id = q.memory_id
-            WHERE q.agent_id = ? ORDER BY q.seq LIMIT ?""",
-        [agent_id, limit],
-    ).fetchall()
+    rows: list[Any]
+    if db.dialect == "postgresql":
+        rows = vectors_pg.texts(db, agent_id, limit)
+    else:
+        rows = db.execute(
+            """SELECT q.seq, q.memory_id, CASE WHEN json_valid(m.content)
+                    THEN json_extract(m.content, '$.text') END, m.room_id, m.type
+                FROM embedding_queue q JOIN memories m ON m.id = q.memory_id
+                WHERE q.agent_id = ? ORDER BY q.seq LIMIT ?""",
+            [agent_id, limit],
+        ).fetchall()
     return [Pending(seq, mid, text if isinstance(text, str) else "", room or "", type_)
             for seq, mid, text, room, type_ in rows]
 
@@ -160,6 +171,11 @@ def finish(
             tables.add(ensure_table(db, len(vector)))
         for table in tables:  # one vector per memory, whatever its dimensions
             db.execute(f"DELETE FROM {table} WHERE memory_id = ?", [item.memory_id])
+        if db.dialect == "postgresql":
+            vectors_pg.insert(db, name, item.memory_id, agent_id, model, vector, item.room_id,
+                              item.type)
+            stored += 1
+            continue
         db.execute(
             f"INSERT INTO {name} (memory_id, agent_id, embedding, model, room_id, type)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -181,6 +197,9 @@ def nearest(
     name = table_name(len(vector))
     if not db.table_exists(name):
         return []
+    if db.dialect == "postgresql":
+        return vectors_pg.nearest(db, name, agent_id, model, vector, max(1, min(k, MAX_K)),
+                                  room_id, table)
     sql = (f"SELECT memory_id, distance FROM {name} WHERE embedding MATCH ? AND k = ?"
            " AND agent_id = ? AND model = ?")
     args: list[Any] = [pack(vector), max(1, min(k, MAX_K)), agent_id, model]
@@ -201,6 +220,9 @@ def embeddings_of(db: Transaction, agent_id: str, memory_ids: Sequence[str]) -> 
     for name in vector_tables(db) if ids else []:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
+            if db.dialect == "postgresql":
+                out.update(vectors_pg.embeddings_of(db, name, agent_id, chunk))
+                continue
             marks = ", ".join("?" for _ in chunk)
             for mid, vec_json in db.execute(
                 f"SELECT memory_id, vec_to_json(embedding) FROM {name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eliza import ids
+from eliza.server import AgentServer
 from tests.memory.helpers import ELIZA_ID, USER_ID, dm_turn, error_of
 from tests.messaging.helpers import DEFAULT_SERVER, create_channel, post, send_json
 
@@ -164,3 +165,26 @@ async def test_memory_search_errors(client: Any) -> None:
     # The GET/PATCH/DELETE `/memories/<memoryId>` routes are untouched by the search route.
     missing = await error_of(client, "delete", f"/api/memory/{ELIZA_ID}/memories/search", 400)
     assert missing["code"] == "INVALID_ID"
+
+
+async def test_semantic_search_where_the_store_has_no_vectors_says_why(
+        client: Any, agent_server: AgentServer) -> None:
+    """The suite's PostgreSQL has no pgvector: semantic search is refused with the store's
+    reason, and text search still answers. (SQLite has sqlite-vec: there the reason is
+    that the agent has no embedding model.)"""
+    store = agent_server.store
+    channel = await _user_channel(client)
+    target = await post(client, channel, "The albatross glides for hours")
+    memory_path = f"/api/memory/{ELIZA_ID}/memories/search"
+    for path in (memory_path, SEARCH):
+        for mode in ("semantic", "hybrid"):
+            error = await error_of(client, "post", path, 503, {"query": "bird", "mode": mode})
+            assert error["code"] == "EMBEDDING_NOT_AVAILABLE", (path, mode, error)
+            if store.dialect == "postgresql" and not store.vectors:
+                assert "pgvector" in error["message"], error
+                assert store.vector_reason in error["message"]
+            else:
+                assert "TEXT_EMBEDDING" in error["message"], error
+    answer = await send_json(client, "post", SEARCH, {"query": "albatross"})
+    assert answer["data"]["mode"] == "text"
+    assert [m["id"] for m in answer["data"]["messages"]] == [target["id"]]

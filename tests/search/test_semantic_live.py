@@ -1,9 +1,10 @@
 """Semantic search end to end: a real hypercorn server, a real agent with the `minilm`
 plugin (all-MiniLM-L6-v2, 384 dimensions), conversations through the REST API, and the
-search routes answering as a user sees them.
+search routes answering as a user sees them; on SQLite (sqlite-vec), then on PostgreSQL
+with pgvector.
 
-One server and one embedding agent serve the whole module (the model loads once, on the
-first embedding). Each test that changes memories uses its own DM channel, so the tests do
+One server and one embedding agent serve the whole module per store (the model loads on
+the first embedding). Each test that changes memories uses its own DM channel, so the tests do
 not depend on one another's order. Every wait is a poll with a deadline.
 """
 
@@ -22,6 +23,7 @@ import pytest
 
 from conftest import LiveServer
 from tests.polling import wait_until_sync
+from tests.search.pgvector_server import PgvectorServer
 
 pytestmark = pytest.mark.slow  # loads all-MiniLM-L6-v2 with torch
 
@@ -150,12 +152,23 @@ def ids_of(hits: list[dict[str, Any]]) -> list[str]:
 # -- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(Path(tmp_path_factory.mktemp("semantic")) / ".eliza")
+@pytest.fixture(scope="module", params=["sqlite", "pgvector"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server, on SQLite with sqlite-vec, then on PostgreSQL with pgvector."""
+    env: dict[str, str] = {}
+    schema = None
+    if request.param == "pgvector":
+        pgvector: PgvectorServer = request.getfixturevalue("pgvector_server")
+        schema, env["POSTGRES_URL"] = pgvector.new_schema()
+    live = LiveServer(Path(tmp_path_factory.mktemp("semantic")) / ".eliza", env)
     live.start()
-    yield live
-    live.stop()
+    try:
+        yield live
+    finally:
+        live.stop()
+        if schema is not None:
+            pgvector.drop_schema(schema)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,15 @@
-"""The vector index (sqlite-vec) and its work queue on a real store, with hand-made 4-dim
-vectors instead of a model: enrolment, the queue triggers, `finish`'s seq check, KNN search
-and its filters, deletion and edits, the guard against opening a vector store without the
-extension; and the pure helpers `as_vector` and `fuse`."""
+"""The vector index and its work queue on a real store, SQLite with sqlite-vec and
+PostgreSQL with pgvector (`vector_backend`), with hand-made 4-dim vectors instead of a
+model: enrolment, the queue triggers, `finish`'s seq check, KNN search and its filters,
+deletion and edits; the guard against opening a SQLite vector store without the extension;
+and the pure helpers `as_vector` and `fuse`."""
 
 from __future__ import annotations
 
 import json
 import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,11 @@ import pytest
 
 from eliza.runtime.embeddings import EmbeddingError, as_vector
 from eliza.runtime.recall import RRF_K, fuse
+from eliza.store import Store, Transaction
 from eliza.store import sqlite as store_db
 from eliza.store import vectors as vq
 from eliza.store.schema import core
-from eliza.store.sqlite import SqliteStore as Store
-from eliza.store.sqlite import SqliteTransaction
+from eliza.store.sqlite import SqliteStore
 
 A = "00000000-0000-0000-0000-0000000000a1"
 B = "00000000-0000-0000-0000-0000000000a2"
@@ -36,24 +37,27 @@ NEAR_X = [0.9, 0.1, 0.0, 0.0]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "eliza.sqlite")
-    s.open_sync([core])
-    db = s.writer
+def db(vector_db: Transaction) -> Transaction:
+    """A connection of a vector store holding agents A and B and their rooms."""
     for agent, name in ((A, "A"), (B, "B")):
-        db.execute("INSERT INTO agents (id, name, character, created_at, updated_at)"
-                   " VALUES (?, ?, '{}', 0, 0)", [agent, name])
+        vector_db.execute("INSERT INTO agents (id, name, character, created_at, updated_at)"
+                          " VALUES (?, ?, '{}', 0, 0)", [agent, name])
     for room, agent in ((ROOM_1, A), (ROOM_2, A), (ROOM_B, B)):
-        db.execute("INSERT INTO rooms (id, agent_id, source, type, created_at)"
-                   " VALUES (?, ?, 'test', 'GROUP', 0)", [room, agent])
-    yield s
-    s.close()
+        vector_db.execute("INSERT INTO rooms (id, agent_id, source, type, created_at)"
+                          " VALUES (?, ?, 'test', 'GROUP', 0)", [room, agent])
+    return vector_db
+
+
+@pytest.fixture
+def store(vector_store: Store, db: Transaction) -> Store:
+    """The vector store of `db`."""
+    return vector_store
 
 
 _counter = iter(range(1, 1_000_000))
 
 
-def memory(db: SqliteTransaction, text: str | None, *, agent: str = A, room: str = ROOM_1,
+def memory(db: Transaction, text: str | None, *, agent: str = A, room: str = ROOM_1,
            type_: str = "messages", content: str | None = None) -> str:
     n = next(_counter)
     memory_id = f"00000000-0000-0000-0001-{n:012d}"
@@ -64,7 +68,7 @@ def memory(db: SqliteTransaction, text: str | None, *, agent: str = A, room: str
     return memory_id
 
 
-def embed_all(db: SqliteTransaction, agent: str, model: str,
+def embed_all(db: Transaction, agent: str, model: str,
               vecs: dict[str, Sequence[float]]) -> int:
     """Take the agent's whole queue and store the given vector of each memory."""
     batch = vq.next_batch(db, agent, 100)
@@ -72,11 +76,11 @@ def embed_all(db: SqliteTransaction, agent: str, model: str,
     return vq.finish(db, agent, model, [(p, vecs[p.memory_id]) for p in batch])
 
 
-def queued(db: SqliteTransaction, agent: str) -> list[str]:
+def queued(db: Transaction, agent: str) -> list[str]:
     return [p.memory_id for p in vq.next_batch(db, agent, 100)]
 
 
-def edit(db: SqliteTransaction, memory_id: str, text: str) -> None:
+def edit(db: Transaction, memory_id: str, text: str) -> None:
     db.execute("UPDATE memories SET content = ? WHERE id = ?",
                [json.dumps({"text": text}), memory_id])
 
@@ -88,32 +92,38 @@ def ids(hits: list[tuple[str, float]]) -> list[str]:
 # -- opening ---------------------------------------------------------------------------------
 
 
-def test_store_loads_sqlite_vec(store: Store) -> None:
+async def test_the_store_has_its_vector_extension(store: Store, vector_backend: str) -> None:
     assert store.vectors is True
-    version = store.reader.execute("SELECT vec_version()").fetchone()[0]
-    assert version.startswith("v")
+    if vector_backend == "sqlite":
+        version = await store.read(lambda db: db.execute("SELECT vec_version()").fetchone()[0])
+        assert version.startswith("v")
+    else:
+        version = await store.read(lambda db: db.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0])
+        assert version.split(".")[0].isdigit()
 
 
+@pytest.mark.sqlite_only
 def test_store_without_sqlite_vec_refuses_a_database_with_vector_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "eliza.sqlite"
-    plain = Store(tmp_path / "plain.sqlite")
+    plain = SqliteStore(tmp_path / "plain.sqlite")
     plain.open_sync([core])
     plain.close()
-    with_vectors = Store(path)
+    with_vectors = SqliteStore(path)
     with_vectors.open_sync([core])
     vq.ensure_table(with_vectors.writer, 4)
     with_vectors.close()
 
     # This Python's own sqlite3 cannot load extensions: the store falls back to it.
     monkeypatch.setattr(store_db, "sqlite", sqlite3)
-    text_only = Store(tmp_path / "plain.sqlite")
+    text_only = SqliteStore(tmp_path / "plain.sqlite")
     text_only.open_sync([core])
     assert text_only.vectors is False
     text_only.close()
 
-    refused = Store(path)
+    refused = SqliteStore(path)
     with pytest.raises(RuntimeError, match="sqlite-vec cannot be loaded") as info:
         refused.open_sync([core])
     assert str(path) in str(info.value)
@@ -121,22 +131,22 @@ def test_store_without_sqlite_vec_refuses_a_database_with_vector_tables(
         _ = refused.writer
 
 
+@pytest.mark.sqlite_only
 def test_load_vec_seam_refuses_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "eliza.sqlite"
-    first = Store(path)
+    first = SqliteStore(path)
     first.open_sync([core])
     vq.ensure_table(first.writer, 4)
     first.close()
     monkeypatch.setattr(store_db, "_load_vec", lambda conn: False)
     with pytest.raises(RuntimeError, match="sqlite-vec"):
-        Store(path).open_sync([core])
+        SqliteStore(path).open_sync([core])
 
 
 # -- enrolment and the queue -----------------------------------------------------------------
 
 
-def test_enroll_queues_existing_memories_and_triggers_queue_new_ones(store: Store) -> None:
-    db = store.writer
+def test_enroll_queues_existing_memories_and_triggers_queue_new_ones(db: Transaction) -> None:
     old_1 = memory(db, "first")
     old_2 = memory(db, "second", room=ROOM_2)
     memory(db, "of B", agent=B, room=ROOM_B)
@@ -158,8 +168,7 @@ def test_enroll_queues_existing_memories_and_triggers_queue_new_ones(store: Stor
     assert vq.pending_count(db, A) == 3
 
 
-def test_next_batch_gives_text_room_and_type_oldest_first(store: Store) -> None:
-    db = store.writer
+def test_next_batch_gives_text_room_and_type_oldest_first(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     first = memory(db, "hello there", room=ROOM_2, type_="facts")
     second = memory(db, "second")
@@ -172,8 +181,7 @@ def test_next_batch_gives_text_room_and_type_oldest_first(store: Store) -> None:
     assert vq.next_batch(db, B, 10) == []
 
 
-def test_finish_stores_vectors_and_empties_the_queue(store: Store) -> None:
-    db = store.writer
+def test_finish_stores_vectors_and_empties_the_queue(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mx, my, mz = memory(db, "x"), memory(db, "y"), memory(db, "z")
     assert embed_all(db, A, MODEL, {mx: X, my: Y, mz: Z}) == 3
@@ -184,8 +192,7 @@ def test_finish_stores_vectors_and_empties_the_queue(store: Store) -> None:
     assert stored == {mx: X, my: Y, mz: Z}
 
 
-def test_memories_without_text_are_dequeued_without_a_vector(store: Store) -> None:
-    db = store.writer
+def test_memories_without_text_are_dequeued_without_a_vector(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     empty = memory(db, "")
     no_text = memory(db, None, content=json.dumps({"actions": ["REPLY"]}))
@@ -201,8 +208,7 @@ def test_memories_without_text_are_dequeued_without_a_vector(store: Store) -> No
 # -- nearest ---------------------------------------------------------------------------------
 
 
-def test_nearest_orders_by_similarity(store: Store) -> None:
-    db = store.writer
+def test_nearest_orders_by_similarity(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mx, my, mnear = memory(db, "x"), memory(db, "y"), memory(db, "near x")
     embed_all(db, A, MODEL, {mx: X, my: Y, mnear: NEAR_X})
@@ -217,8 +223,7 @@ def test_nearest_orders_by_similarity(store: Store) -> None:
     assert ids(vq.nearest(db, A, MODEL, X, k=2)) == [mx, mnear]
 
 
-def test_nearest_filters_by_room_and_type(store: Store) -> None:
-    db = store.writer
+def test_nearest_filters_by_room_and_type(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     in_1 = memory(db, "room 1", room=ROOM_1)
     in_2 = memory(db, "room 2", room=ROOM_2)
@@ -230,8 +235,7 @@ def test_nearest_filters_by_room_and_type(store: Store) -> None:
     assert vq.nearest(db, A, MODEL, X, k=10, room_id=ROOM_B) == []
 
 
-def test_nearest_never_crosses_agents_or_models(store: Store) -> None:
-    db = store.writer
+def test_nearest_never_crosses_agents_or_models(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     vq.enroll(db, B, MODEL)
     mine = memory(db, "mine")
@@ -249,8 +253,7 @@ def test_nearest_never_crosses_agents_or_models(store: Store) -> None:
 # -- edits and deletion ----------------------------------------------------------------------
 
 
-def test_an_edit_during_embedding_keeps_the_memory_queued(store: Store) -> None:
-    db = store.writer
+def test_an_edit_during_embedding_keeps_the_memory_queued(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mid = memory(db, "old text")
     stale = vq.next_batch(db, A, 10)
@@ -266,8 +269,7 @@ def test_an_edit_during_embedding_keeps_the_memory_queued(store: Store) -> None:
     assert vq.pending_count(db, A) == 0
 
 
-def test_an_edit_drops_the_old_vector_and_requeues(store: Store) -> None:
-    db = store.writer
+def test_an_edit_drops_the_old_vector_and_requeues(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mid, other = memory(db, "old text"), memory(db, "other")
     embed_all(db, A, MODEL, {mid: X, other: Y})
@@ -280,8 +282,7 @@ def test_an_edit_drops_the_old_vector_and_requeues(store: Store) -> None:
     assert queued(db, A) == [mid]
 
 
-def test_a_moved_memory_is_reindexed_under_its_new_room_and_type(store: Store) -> None:
-    db = store.writer
+def test_a_moved_memory_is_reindexed_under_its_new_room_and_type(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mid = memory(db, "moving", room=ROOM_1, type_="messages")
     embed_all(db, A, MODEL, {mid: X})
@@ -295,8 +296,7 @@ def test_a_moved_memory_is_reindexed_under_its_new_room_and_type(store: Store) -
     assert vq.nearest(db, A, MODEL, X, k=10, table="messages") == []
 
 
-def test_one_vector_per_memory_whatever_its_dimensions(store: Store) -> None:
-    db = store.writer
+def test_one_vector_per_memory_whatever_its_dimensions(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     mid = memory(db, "text")
     embed_all(db, A, MODEL, {mid: X})
@@ -307,8 +307,7 @@ def test_one_vector_per_memory_whatever_its_dimensions(store: Store) -> None:
     assert vq.embeddings_of(db, A, [mid]) == {mid: [0.0, 0.0, 0.0, 0.0, 1.0]}
 
 
-def test_deleting_a_memory_deletes_its_vector_and_queue_entry(store: Store) -> None:
-    db = store.writer
+def test_deleting_a_memory_deletes_its_vector_and_queue_entry(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     gone, kept = memory(db, "gone"), memory(db, "kept")
     embed_all(db, A, MODEL, {gone: X, kept: Y})
@@ -321,8 +320,7 @@ def test_deleting_a_memory_deletes_its_vector_and_queue_entry(store: Store) -> N
     assert count == 1
 
 
-def test_deleting_a_room_or_an_agent_cascades_to_vectors(store: Store) -> None:
-    db = store.writer
+def test_deleting_a_room_or_an_agent_cascades_to_vectors(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     vq.enroll(db, B, MODEL)
     in_1, in_2 = memory(db, "1", room=ROOM_1), memory(db, "2", room=ROOM_2)
@@ -346,8 +344,7 @@ def test_deleting_a_room_or_an_agent_cascades_to_vectors(store: Store) -> None:
 # -- re-enrolment ----------------------------------------------------------------------------
 
 
-def test_enrolling_again_queues_only_memories_without_a_vector(store: Store) -> None:
-    db = store.writer
+def test_enrolling_again_queues_only_memories_without_a_vector(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     done = memory(db, "done")
     embed_all(db, A, MODEL, {done: X})
@@ -361,8 +358,7 @@ def test_enrolling_again_queues_only_memories_without_a_vector(store: Store) -> 
     assert queued(db, A) == [missed]
 
 
-def test_switching_model_requeues_everything(store: Store) -> None:
-    db = store.writer
+def test_switching_model_requeues_everything(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     first, second = memory(db, "first"), memory(db, "second")
     embed_all(db, A, MODEL, {first: X, second: Y})
@@ -374,8 +370,7 @@ def test_switching_model_requeues_everything(store: Store) -> None:
     assert vq.enroll(db, A, "better") == 0
 
 
-def test_withdraw_empties_the_agents_queue_only(store: Store) -> None:
-    db = store.writer
+def test_withdraw_empties_the_agents_queue_only(db: Transaction) -> None:
     vq.enroll(db, A, MODEL)
     vq.enroll(db, B, MODEL)
     memory(db, "a")
