@@ -255,7 +255,8 @@ class PgStore:
 
     def _unreachable(self, exc: Exception) -> DatabaseUnavailable:
         if isinstance(exc, pg_errors.QueryCanceled):
-            reason = f"a statement ran past POSTGRES_STATEMENT_TIMEOUT ({self.statement_timeout:g}s)"
+            reason = ("a statement ran past POSTGRES_STATEMENT_TIMEOUT"
+                      f" ({self.statement_timeout:g}s)")
         else:
             reason = f"{describe(self.url)} cannot be reached"
         if self._fault != reason:
