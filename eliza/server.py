@@ -171,6 +171,10 @@ class AgentServer:
         if not self.settings.default_agent:
             return
         if await self.store.read(get_meta, "default_agent_created"):
+            if not self.agents.records:
+                # A server starting at the same moment on the same database created it
+                # after this one loaded its agents: list (and resume) it here too.
+                await self.agents.adopt_stored()
             return
         if not self.agents.records:
             record, _ = await self.agents.create(DEFAULT_CHARACTER)

@@ -156,6 +156,9 @@ class ChannelOps:
 
         def write(db: Any) -> dict[str, Any]:
             server_id = wanted if sq.get_server(db, wanted) else ids.DEFAULT_SERVER_ID
+            # No unique key to race on (a DM is a name): concurrent lookups of one pair on
+            # several connections would each create it, so they take turns.
+            db.lock(f"dm:{server_id}:{name}")
             found = mq.find_dm_channel(db, server_id, name)
             if found is not None:
                 return found

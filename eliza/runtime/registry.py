@@ -125,6 +125,15 @@ class AgentRegistry:
             task_status.started()
             await trio.sleep_forever()
 
+    async def adopt_stored(self) -> None:
+        """Take in the agents stored since `run` loaded them: another server sharing the
+        database (PostgreSQL) may have created some in between."""
+        async with self._lock:
+            for record in await self.store.read(q.all_agents):
+                if record.id not in self.records:
+                    self.records[record.id] = record
+                    self.version += 1
+
     async def resume(self) -> None:
         """Start the agents whose stored desired state is running: those that ran at shutdown
         run again after a restart, and no others."""

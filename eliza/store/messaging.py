@@ -217,7 +217,13 @@ def find_by_key(db: Transaction, channel_id: str, key: str) -> dict[str, Any] | 
 def insert_message(db: Transaction, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Insert a message unless its idempotency key (or id) is already stored in the channel.
     Runs inside the writer's transaction, so check-then-insert cannot race another writer.
-    Returns (row, created)."""
+    Returns (row, created).
+
+    A channel's messages get distinct, increasing `created_at` (a message of the same
+    millisecond as the channel's newest is stamped one past it): the listing's `before` /
+    `after` cursors are exclusive milliseconds, so two messages sharing one would let a page
+    boundary skip the second. The lock makes that hold across connections too."""
+    db.lock(f"channel-order:{message['channel_id']}")
     key = message.get("idempotency_key")
     if key:
         existing = find_by_key(db, message["channel_id"], key)
@@ -227,6 +233,10 @@ def insert_message(db: Transaction, message: dict[str, Any]) -> tuple[dict[str, 
     if existing is not None:
         return existing, False
     row = dict(message)
+    newest = db.execute("SELECT max(created_at) FROM central_messages WHERE channel_id = ?",
+                        [row["channel_id"]]).fetchone()
+    if newest is not None and newest[0] is not None and row["created_at"] <= newest[0]:
+        row["created_at"] = row["updated_at"] = int(newest[0]) + 1
     for column in _JSON_MESSAGE:
         row[column] = _dumps(row.get(column))
     # A plain INSERT: sqlite-utils' `Table.insert` costs more than the statement itself.
