@@ -21,7 +21,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import webui
-from .errors import ApiError, NotFound, error_for_status
+from .errors import ApiError, NotFound, StartupError, error_for_status
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ class ElizaApp(QuartTrio):
                 return
         await super().__call__(scope, receive, send)
 
+    def log_exception(self, exception_info: Any) -> None:
+        # A start the operator can fix is reported once, in one line, by whoever started
+        # the server (`eliza serve`, hypercorn's own lifespan error): no traceback here.
+        if isinstance(exception_info[1], StartupError):
+            return
+        super().log_exception(exception_info)
+
 
 def create_app(settings: Settings | None = None, server: AgentServer | None = None) -> Quart:
     """The app. With `settings` (or a `server`, whose settings it uses) everything is built
@@ -86,7 +93,11 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
         if running is None:
             _configure_logging()
             running = _build(app, _settings_from_env(), None)
-        await app.nursery.start(_run_server, running)
+        try:
+            await app.nursery.start(_run_server, running)
+        except StartupError as exc:
+            app.config["ELIZA_STARTUP_ERROR"] = exc
+            raise
 
     @app.after_serving
     async def stop_server() -> None:
@@ -190,6 +201,8 @@ def _configure_logging() -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     elif root.level > logging.INFO:
         root.setLevel(logging.INFO)
+    # The PostgreSQL store logs an outage once; the pool would log every reconnect attempt.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 __all__ = ["ElizaApp", "NotFound", "create_app"]

@@ -63,11 +63,8 @@ def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
     from hypercorn.trio import serve
 
     from .app import create_app
-    from .errors import DatabaseUnavailable
-    from .server import AgentServer, DataDirLocked
-
-    # What stops a start with one line and status 1, not a traceback.
-    startup_errors = (DataDirLocked, DatabaseUnavailable)
+    from .errors import StartupError
+    from .server import AgentServer
 
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
@@ -88,14 +85,12 @@ def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
 
     try:
         trio.run(run)
-    except BaseExceptionGroup as group:
-        failed, rest = group.split(startup_errors)
-        if failed is None or rest is not None:
+    except BaseException:
+        # hypercorn wraps a failed start in its own lifespan error; the app kept the cause.
+        failed = app.config.get("ELIZA_STARTUP_ERROR")
+        if not isinstance(failed, StartupError):
             raise
-        print(f"eliza: {_first_leaf(failed)}", file=sys.stderr)
-        return 1
-    except startup_errors as exc:
-        print(f"eliza: {exc}", file=sys.stderr)
+        print(f"eliza: {failed}", file=sys.stderr)
         return 1
     return 0
 
@@ -113,11 +108,6 @@ def install_web_ui(settings: Settings, version: str | None) -> int:
     print(f"eliza: web UI installed; open http://{settings.host}:{settings.port}/",
           file=sys.stderr)
     return 0
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _set_on_signal(event: trio.Event) -> None:

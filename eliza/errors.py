@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 
+class StartupError(Exception):
+    """A start the operator can fix (the data directory is in use, the database cannot be
+    reached): reported as one line, without a traceback."""
+
+
 class ApiError(Exception):
     """Base of every error a client may see. Subclass per status; pass a code per case."""
 

@@ -18,6 +18,7 @@ import pluggy
 import trio
 
 from .bus import InProcessBus, MessageBus
+from .errors import StartupError
 from .logs import LogBuffer
 from .media.uploads import sweep_partial_uploads
 from .memory import ActivityService, MemoryService
@@ -56,7 +57,7 @@ DEFAULT_CHARACTER: dict[str, Any] = {
 }
 
 
-class DataDirLocked(RuntimeError):
+class DataDirLocked(StartupError):
     """Another process already serves this data directory."""
 
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, StartupError
 from ..settings import Settings
 from .common import DbToolError
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 raise DbToolError("no target: give --to <postgres url> or set POSTGRES_URL")
             return copy_database(args.source, url, sys.stdout,
                                  progress=not args.no_progress)
-    except (DbToolError, DatabaseUnavailable) as exc:
+    except (DbToolError, DatabaseUnavailable, StartupError) as exc:
         print(f"eliza: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from sqlite_utils.migrations import Migrations
 
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, StartupError
 from .protocols import Cursor, Params
 
 T = TypeVar("T")
@@ -183,7 +183,7 @@ class PgStore:
                      [f"{int(self.statement_timeout * 1000)}ms"])
 
     def open_sync(self, migrations: Iterable[Migrations]) -> None:
-        """Connect (a clear `DatabaseUnavailable` when that fails) and apply pending
+        """Connect (a one-line `StartupError` when that fails) and apply pending
         migrations (blocking; run it in a thread)."""
         from .pg_schema import apply_migrations, enable_vectors
 
@@ -196,7 +196,7 @@ class PgStore:
             pool.open(wait=True, timeout=self.connect_timeout)
         except PoolTimeout as exc:
             pool.close()
-            raise DatabaseUnavailable(
+            raise StartupError(
                 f"cannot connect to {describe(self.url)} within {self.connect_timeout:g}s:"
                 f" {_last_error(self.url)}") from exc
         self._pool = pool

@@ -60,7 +60,6 @@ def proxy() -> Iterator[TcpProxy]:
 # hypercorn's LifespanFailureError (after Quart has logged its traceback), so the process
 # prints tracebacks and exits 1 by accident. Strict: once `eliza serve` unwraps it, this
 # passes and the mark must go.
-@pytest.mark.xfail(strict=True, reason="eliza serve: lifespan-wrapped startup error")
 @pytest.mark.parametrize("hold", [False, True], ids=["refused", "unanswered"])
 def test_serve_without_a_database_exits_with_one_line(
         tmp_path: Path, schema: str, proxy: TcpProxy, hold: bool) -> None:
