@@ -108,7 +108,7 @@ def memory_page(
     rows: list[dict[str, Any]] = []
     size = 0
     key: tuple[int, int] | None = None
-    for row in db.query(sql, args):  # lazily: rows past the budget are never fetched
+    for row in db.stream(sql, args):  # rows past the budget are never fetched
         key = (row["created_at"], row.pop("_rowid"))
         size += len(row["content"] or "") + len(row["metadata"] or "")
         rows.append(row)

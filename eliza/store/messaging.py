@@ -349,8 +349,8 @@ def message_page(
     rows: list[dict[str, Any]] = []
     size = 0
     key: Key | None = None
-    # Read lazily: the rows past the budget are never fetched.
-    for row in db.query(
+    # Rows past the budget are never fetched.
+    for row in db.stream(
         f"SELECT rowid AS _rowid, {MESSAGE_COLUMNS} FROM central_messages"
         f" WHERE {' AND '.join(where)}"
         " ORDER BY created_at DESC, rowid DESC LIMIT ?", args,

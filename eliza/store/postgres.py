@@ -105,6 +105,14 @@ class PgTransaction:
         cursor.execute(translate(sql, args is not None), args)
         return iter(cursor.fetchall())
 
+    def stream(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        # One row at a time (libpq's single-row mode): a row can be megabytes, so even a
+        # small chunk of them could hold more than the reader's budget. Stopping early
+        # cancels the query and drops what was already on its way.
+        args = _params(params)
+        cursor = self.conn.cursor(row_factory=dict_row)
+        yield from cursor.stream(translate(sql, args is not None), args)
+
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         columns = ", ".join(f'"{c}"' for c in row)
         marks = ", ".join("?" for _ in row)
@@ -188,7 +196,8 @@ class PgStore:
         from .pg_schema import apply_migrations, enable_vectors
 
         pool: ConnectionPool[Any] = ConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False,
+            # A fixed size: every connection is made at start, none under load.
+            self.url, min_size=self.pool_size, max_size=self.pool_size, open=False,
             timeout=self.connect_timeout, configure=self._configure,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout))},
             name="eliza")

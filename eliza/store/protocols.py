@@ -48,6 +48,11 @@ class Transaction(Protocol):
         """Rows as dicts."""
         ...
 
+    def stream(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, fetched as they are read: rows past where the reader stops are
+        never fetched. Run no other statement on this transaction until it is done."""
+        ...
+
     def insert(self, table: str, row: Mapping[str, Any]) -> None: ...
 
     def update(self, table: str, pk: str, fields: Mapping[str, Any]) -> None:

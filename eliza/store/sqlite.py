@@ -97,6 +97,9 @@ class SqliteTransaction:
     def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         return self.db.query(sql, params)  # type: ignore[arg-type]
 
+    def stream(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
+        return self.db.query(sql, params)  # type: ignore[arg-type]  # SQLite steps lazily
+
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         self.db.table(table).insert(dict(row))
 

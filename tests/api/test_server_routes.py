@@ -162,6 +162,13 @@ def virtual_clock() -> MockClock:
     return idle_autojump_clock()
 
 
+# Virtual time jumps whenever every task waits, and a query to PostgreSQL is such a wait (a
+# worker thread on a socket): timeouts would fire mid-query. What these tests time does
+# not depend on the store, so they run on SQLite, whose queries finish before time jumps.
+virtual_time = pytest.mark.sqlite_only
+
+
+@virtual_time
 @pytest.mark.parametrize("prefix", ["/api/server", "/api/runtime"])
 async def test_stop_from_a_remote_client_is_forbidden(
     client: Any, stop_requests: trio.Event, prefix: str, virtual_clock: MockClock

@@ -14,10 +14,10 @@ from tests.polling import wait_until
 
 
 async def test_hook_register_migrations(adhoc_server: AgentServer) -> None:
-    def tables(db: Any) -> list[str]:
-        return list(db.db.table_names())
+    def exists(db: Any) -> bool:
+        return bool(db.table_exists("adhoc_widgets"))
 
-    assert "adhoc_widgets" in await adhoc_server.store.read(tables)
+    assert await adhoc_server.store.read(exists)
 
 
 async def test_hook_register_models(adhoc_server: AgentServer) -> None:

@@ -112,6 +112,12 @@ def virtual_clock() -> MockClock:
     return idle_autojump_clock()
 
 
+# Virtual time jumps whenever every task waits, and a query to PostgreSQL is such a wait (a
+# worker thread on a socket): timeouts would fire mid-query. What these tests time does
+# not depend on the store, so they run on SQLite, whose queries finish before time jumps.
+virtual_time = pytest.mark.sqlite_only
+
+
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with open_harness(tmp_path, model_timeout=MODEL_TIMEOUT, turn_timeout=5.0) as h:
@@ -170,6 +176,7 @@ async def test_a_turn_hanging_past_the_turn_deadline_is_cut_off(tmp_path: Path) 
         await wait_until(lambda: len(harness.replies["Healthy"]) >= 2, within=1)
 
 
+@virtual_time
 async def test_a_crashing_agent_loop_is_restarted_then_quarantined(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, virtual_clock: MockClock
 ) -> None:

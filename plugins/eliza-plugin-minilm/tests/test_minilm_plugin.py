@@ -120,6 +120,9 @@ def test_discoverable_through_the_eliza_entry_point_group() -> None:
     assert make_plugin_manager(allow=[]).get_plugin("minilm") is None
 
 
+# Semantic search on PostgreSQL needs pgvector, which the suite's PostgreSQL lacks; the
+# server's own MiniLM tests run it on a PostgreSQL with pgvector (tests/search).
+@pytest.mark.sqlite_only
 async def test_agents_that_enable_minilm_get_text_embedding_and_semantic_search(
     tmp_path: Path,
 ) -> None:
