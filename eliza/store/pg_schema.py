@@ -190,6 +190,15 @@ def fold_function() -> str:
     )
 
 
+# The text the search index reads: folded, and ASCII punctuation made a separator, as
+# unicode61 splits words (PostgreSQL's parser would keep `bob@example.com` or `3.14` whole,
+# and then `bob` would not find it).
+SEARCH_TEXT_FUNCTION = """CREATE OR REPLACE FUNCTION eliza_search_text(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(eliza_fold(t), '[[:punct:]]+', ' ', 'g')
+$$"""
+
+
 JSON_TEXT_FUNCTION = """CREATE OR REPLACE FUNCTION eliza_json_text(doc text, key text)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN

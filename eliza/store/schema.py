@@ -11,7 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 from ..clock import now_ms
 from ..ids import DEFAULT_SERVER_ID
-from .pg_schema import JSON_TEXT_FUNCTION, dialect_of, fold_function
+from .pg_schema import JSON_TEXT_FUNCTION, SEARCH_TEXT_FUNCTION, dialect_of, fold_function
 
 core = Migrations("eliza")
 
@@ -289,12 +289,13 @@ def _text_search_postgres(db: Database) -> None:
     configuration, as FTS5's unicode61: no stemming) over the folded text, with a GIN index.
     No triggers: PostgreSQL keeps a generated column current itself."""
     db.execute(fold_function())
+    db.execute(SEARCH_TEXT_FUNCTION)
     db.execute(JSON_TEXT_FUNCTION)
     db.execute("ALTER TABLE central_messages ADD COLUMN search tsvector GENERATED ALWAYS AS"
-               " (to_tsvector('simple', eliza_fold(content))) STORED")
+               " (to_tsvector('simple', eliza_search_text(content))) STORED")
     db.execute("CREATE INDEX central_messages_search ON central_messages USING GIN (search)")
     db.execute("ALTER TABLE memories ADD COLUMN search tsvector GENERATED ALWAYS AS"
-               " (to_tsvector('simple', coalesce(eliza_fold(eliza_json_text(content, 'text')),"
+               " (to_tsvector('simple', coalesce(eliza_search_text(eliza_json_text(content, 'text')),"
                " ''))) STORED")
     db.execute("CREATE INDEX memories_search ON memories USING GIN (search)")
 

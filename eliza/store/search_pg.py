@@ -29,7 +29,7 @@ _LEXEME = re.compile(r"[^\W_]+")
 # The parser's reading; the prefix form puts `:*` on its last word. That tsquery is
 # PostgreSQL's own rendering (its text form quotes every lexeme), so appending `:*` and
 # reading it back cannot inject syntax; a term without lexemes is left empty.
-_PHRASE = "phraseto_tsquery('simple', eliza_fold(?))"
+_PHRASE = "phraseto_tsquery('simple', eliza_search_text(?))"
 _PREFIX = (f"(SELECT CASE WHEN numnode(p) = 0 THEN p ELSE (p::text || ':*')::tsquery END"
            f" FROM {_PHRASE} AS p)")
 # The letters-and-digits reading: lexemes of letters and digits only, so quoting them
