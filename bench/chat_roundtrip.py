@@ -2,7 +2,8 @@
 against a real `hypercorn -k trio eliza.app:app` (temp data dir, rate limits off) and the
 default ELIZA agent.
 
-    python bench/chat_roundtrip.py [--messages 200] [--concurrency 8] [--poll-ms 2]
+    python -m bench.chat_roundtrip [--messages 200] [--concurrency 8] [--poll-ms 2]
+                                   [--store sqlite|postgres]
 
 Two ways to wait for the reply, each run sequentially and then with `--concurrency` users
 at once (each user in their own DM channel or session):
@@ -32,6 +33,7 @@ import httpx
 import trio
 
 from bench.server import cpu_s, loadavg, serving, worker_pid
+from bench.stores import add_store_argument, store_env, store_of
 
 ORIGINAL_P50_MS = 150.0  # ElizaOS 1.7.2, REST post -> stored reply, same machine
 REPLY_DEADLINE = 30.0  # seconds; one reply taking longer fails the run
@@ -136,7 +138,8 @@ async def bench(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         "session_http": await run_mode(url, agent_id, pid, session_user, args),
     }
     return {
-        "messages": args.messages, "concurrency": args.concurrency, "poll_ms": args.poll_ms,
+        "store": store_of(args), "messages": args.messages, "concurrency": args.concurrency,
+        "poll_ms": args.poll_ms,
         "results": results,
         "original_p50_ms": ORIGINAL_P50_MS,
         "p50_vs_original": {mode: round(r["sequential"]["p50_ms"] / ORIGINAL_P50_MS, 3)
@@ -149,12 +152,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--poll-ms", type=float, default=2.0)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    add_store_argument(parser)
+    print(json.dumps(run(parser.parse_args()), indent=2))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmark on a server of its own (and a store of its own); the JSON report."""
+    with tempfile.TemporaryDirectory() as tmp, store_env(store_of(args)) as env:
         data_dir = Path(tmp) / ".eliza"
-        with serving(data_dir) as (proc, url):
-            report = trio.run(bench, url, worker_pid(data_dir, proc.pid), args)
-    print(json.dumps(report, indent=2))
+        with serving(data_dir, env=env) as (proc, url):
+            return trio.run(bench, url, worker_pid(data_dir, proc.pid), args)
 
 
 if __name__ == "__main__":

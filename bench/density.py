@@ -2,7 +2,8 @@
 and what they cost the chat round trip, against a real `hypercorn -k trio eliza.app:app`
 (temp data dir, rate limits off).
 
-    python bench/density.py [--agents 1000] [--messages 100] [--sockets 0]
+    python -m bench.density [--agents 1000] [--messages 100] [--sockets 0]
+                            [--store sqlite|postgres]
 
 1. Start the server (with its default ELIZA agent) and wait until it is idle; read the
    worker's RSS (hypercorn forks one worker process; its pid is in the data dir's
@@ -35,6 +36,7 @@ import trio
 
 from bench.chat_roundtrip import session_user, summary
 from bench.server import ROOT, cpu_s, loadavg, rss_mb, serving, worker_pid
+from bench.stores import add_store_argument, store_env, store_of
 
 IDLE_CPU = 0.02  # seconds of server CPU per second below which the server counts as idle
 
@@ -159,8 +161,8 @@ def open_socket_holders(url: str, total: int, procs: int, parallel: int
 
 
 async def bench(url: str, pid: int, parent: int, args: argparse.Namespace) -> dict[str, Any]:
-    report: dict[str, Any] = {"agents": args.agents, "messages": args.messages,
-                              "worker_pid_is_child": pid != parent}
+    report: dict[str, Any] = {"store": store_of(args), "agents": args.agents,
+                              "messages": args.messages, "worker_pid_is_child": pid != parent}
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         agents = (await http.get("/api/agents")).json()["data"]["agents"]
         default_id = agents[0]["id"]
@@ -235,6 +237,7 @@ def main() -> None:
                         help="connections being opened at once, per client process")
     parser.add_argument("--hold", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    add_store_argument(parser)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, args.sockets + 4096, (args.count or 0) + 1024))
@@ -242,12 +245,16 @@ def main() -> None:
     if args.hold:
         trio.run(hold_sockets, args.hold, args.count, args.connect_parallel)
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    print(json.dumps(run(args), indent=2))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmark on a server of its own (and a store of its own); the JSON report."""
+    with tempfile.TemporaryDirectory() as tmp, store_env(store_of(args)) as env:
         data_dir = Path(tmp) / ".eliza"
-        with serving(data_dir) as (proc, url):
+        with serving(data_dir, env=env) as (proc, url):
             pid = worker_pid(data_dir, proc.pid)
-            report = trio.run(bench, url, pid, proc.pid, args)
-    print(json.dumps(report, indent=2))
+            return trio.run(bench, url, pid, proc.pid, args)
 
 
 if __name__ == "__main__":
