@@ -148,12 +148,21 @@ class PgTransaction:
         return _primary_key(self.conn, table)
 
 
+# Primary keys by table: the schema only changes in migrations, and `update` needs it often.
+_PRIMARY_KEYS: dict[str, str] = {}
+
+
 def _primary_key(conn: psycopg.Connection[Any], table: str) -> str:
+    if table in _PRIMARY_KEYS:
+        return _PRIMARY_KEYS[table]
     row = conn.execute(
         "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
         " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary",
         [f'"{table}"']).fetchone()
-    return str(row[0]) if row else "id"
+    if row is None:
+        return "id"
+    _PRIMARY_KEYS[table] = str(row[0])
+    return _PRIMARY_KEYS[table]
 
 
 def describe(url: str) -> str:

@@ -295,8 +295,8 @@ def _text_search_postgres(db: Database) -> None:
                " (to_tsvector('simple', eliza_search_text(content))) STORED")
     db.execute("CREATE INDEX central_messages_search ON central_messages USING GIN (search)")
     db.execute("ALTER TABLE memories ADD COLUMN search tsvector GENERATED ALWAYS AS"
-               " (to_tsvector('simple', coalesce(eliza_search_text(eliza_json_text(content, 'text')),"
-               " ''))) STORED")
+               " (to_tsvector('simple',"
+               " coalesce(eliza_search_text(eliza_json_text(content, 'text')), ''))) STORED")
     db.execute("CREATE INDEX memories_search ON memories USING GIN (search)")
 
 
