@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -98,6 +98,13 @@ class PgTransaction:
         cursor = self.conn.cursor()
         cursor.executemany(translate(sql, True), list(rows))
         return cursor
+
+    def execute_batch(self, statements: Sequence[tuple[str, Params]]) -> None:
+        # Pipeline mode: every statement goes out before any result is awaited.
+        with self.conn.pipeline():
+            for sql, params in statements:
+                args = _params(params)
+                self.conn.execute(translate(sql, args is not None), args)
 
     def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         args = _params(params)

@@ -44,6 +44,11 @@ class Transaction(Protocol):
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor: ...
 
+    def execute_batch(self, statements: Sequence[tuple[str, Params]]) -> None:
+        """Run these statements in order, their results unread (PostgreSQL sends them in
+        one round trip)."""
+        ...
+
     def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         """Rows as dicts."""
         ...

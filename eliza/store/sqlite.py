@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
@@ -93,6 +93,10 @@ class SqliteTransaction:
     def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor:
         cursor: Cursor = self.db.conn.executemany(sql, rows)
         return cursor
+
+    def execute_batch(self, statements: Sequence[tuple[str, Params]]) -> None:
+        for sql, params in statements:
+            self.db.execute(sql, params)  # type: ignore[arg-type]
 
     def query(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
         return self.db.query(sql, params)  # type: ignore[arg-type]
