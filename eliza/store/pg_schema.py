@@ -206,3 +206,50 @@ BEGIN
 EXCEPTION WHEN others THEN
     RETURN NULL;  -- malformed JSON indexes nothing rather than failing the write
 END $$"""
+
+
+# -- what migrations m004 and m005 create on PostgreSQL ---------------------------------
+
+
+def text_search_postgres(db: Any) -> None:
+    """The same index on PostgreSQL: a generated `tsvector` column (the `simple`
+    configuration, as FTS5's unicode61: no stemming) over the folded text, with a GIN index.
+    No triggers: PostgreSQL keeps a generated column current itself."""
+    db.execute(fold_function())
+    db.execute(SEARCH_TEXT_FUNCTION)
+    db.execute(JSON_TEXT_FUNCTION)
+    db.execute("ALTER TABLE central_messages ADD COLUMN search tsvector GENERATED ALWAYS AS"
+               " (to_tsvector('simple', eliza_search_text(content))) STORED")
+    db.execute("CREATE INDEX central_messages_search ON central_messages USING GIN (search)")
+    db.execute("ALTER TABLE memories ADD COLUMN search tsvector GENERATED ALWAYS AS"
+               " (to_tsvector('simple',"
+               " coalesce(eliza_search_text(eliza_json_text(content, 'text')), ''))) STORED")
+    db.execute("CREATE INDEX memories_search ON memories USING GIN (search)")
+
+
+def embedding_triggers_postgres(db: Any) -> None:
+    """The same triggers in plpgsql (delete + insert stands for SQLite's INSERT OR REPLACE,
+    so a re-queued memory gets a new seq)."""
+    db.execute(
+        """CREATE FUNCTION eliza_queue_embedding() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                DELETE FROM embedding_queue WHERE memory_id = OLD.id;
+                RETURN OLD;
+            END IF;
+            IF TG_OP = 'UPDATE' AND OLD.content IS NOT DISTINCT FROM NEW.content
+                    AND OLD.room_id IS NOT DISTINCT FROM NEW.room_id
+                    AND OLD.type IS NOT DISTINCT FROM NEW.type THEN
+                RETURN NEW;
+            END IF;
+            IF EXISTS (SELECT 1 FROM embedding_models WHERE agent_id = NEW.agent_id) THEN
+                DELETE FROM embedding_queue WHERE memory_id = NEW.id;
+                INSERT INTO embedding_queue (memory_id, agent_id) VALUES (NEW.id, NEW.agent_id);
+            END IF;
+            RETURN NEW;
+        END $$"""
+    )
+    db.execute(
+        "CREATE TRIGGER embedding_queue_aiud AFTER INSERT OR DELETE OR UPDATE OF content,"
+        " room_id, type ON memories FOR EACH ROW EXECUTE FUNCTION eliza_queue_embedding()"
+    )

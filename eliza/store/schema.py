@@ -11,7 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 from ..clock import now_ms
 from ..ids import DEFAULT_SERVER_ID
-from .pg_schema import JSON_TEXT_FUNCTION, SEARCH_TEXT_FUNCTION, dialect_of, fold_function
+from .pg_schema import dialect_of, embedding_triggers_postgres, text_search_postgres
 
 core = Migrations("eliza")
 
@@ -231,7 +231,7 @@ def m004_text_search(db: Database) -> None:
     (REPLACE deletes without firing them unless recursive_triggers is on).
     """
     if dialect_of(db) == "postgresql":
-        _text_search_postgres(db)
+        text_search_postgres(db)
         return
     tokenize = "tokenize = 'unicode61 remove_diacritics 2'"
     db.execute(
@@ -284,22 +284,6 @@ def m004_text_search(db: Database) -> None:
     )
 
 
-def _text_search_postgres(db: Database) -> None:
-    """The same index on PostgreSQL: a generated `tsvector` column (the `simple`
-    configuration, as FTS5's unicode61: no stemming) over the folded text, with a GIN index.
-    No triggers: PostgreSQL keeps a generated column current itself."""
-    db.execute(fold_function())
-    db.execute(SEARCH_TEXT_FUNCTION)
-    db.execute(JSON_TEXT_FUNCTION)
-    db.execute("ALTER TABLE central_messages ADD COLUMN search tsvector GENERATED ALWAYS AS"
-               " (to_tsvector('simple', eliza_search_text(content))) STORED")
-    db.execute("CREATE INDEX central_messages_search ON central_messages USING GIN (search)")
-    db.execute("ALTER TABLE memories ADD COLUMN search tsvector GENERATED ALWAYS AS"
-               " (to_tsvector('simple',"
-               " coalesce(eliza_search_text(eliza_json_text(content, 'text')), ''))) STORED")
-    db.execute("CREATE INDEX memories_search ON memories USING GIN (search)")
-
-
 # The memory columns a vector depends on, compared in an UPDATE trigger.
 CHANGED = ("old.content IS NOT new.content OR old.room_id IS NOT new.room_id"
            " OR old.type IS NOT new.type")
@@ -330,7 +314,7 @@ def m005_embedding_queue(db: Database) -> None:
     )
     db.execute("CREATE INDEX embedding_queue_agent ON embedding_queue(agent_id, seq)")
     if dialect_of(db) == "postgresql":
-        _embedding_triggers_postgres(db)
+        embedding_triggers_postgres(db)
         return
     # A re-queued memory gets a new seq, so an embedding of its old text is not taken as
     # the embedding of the new one (see vectors.finish).
@@ -348,34 +332,6 @@ def m005_embedding_queue(db: Database) -> None:
         """CREATE TRIGGER embedding_queue_ad AFTER DELETE ON memories BEGIN
             DELETE FROM embedding_queue WHERE memory_id = old.id;
         END"""
-    )
-
-
-def _embedding_triggers_postgres(db: Database) -> None:
-    """The same triggers in plpgsql (delete + insert stands for SQLite's INSERT OR REPLACE,
-    so a re-queued memory gets a new seq)."""
-    db.execute(
-        """CREATE FUNCTION eliza_queue_embedding() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'DELETE' THEN
-                DELETE FROM embedding_queue WHERE memory_id = OLD.id;
-                RETURN OLD;
-            END IF;
-            IF TG_OP = 'UPDATE' AND OLD.content IS NOT DISTINCT FROM NEW.content
-                    AND OLD.room_id IS NOT DISTINCT FROM NEW.room_id
-                    AND OLD.type IS NOT DISTINCT FROM NEW.type THEN
-                RETURN NEW;
-            END IF;
-            IF EXISTS (SELECT 1 FROM embedding_models WHERE agent_id = NEW.agent_id) THEN
-                DELETE FROM embedding_queue WHERE memory_id = NEW.id;
-                INSERT INTO embedding_queue (memory_id, agent_id) VALUES (NEW.id, NEW.agent_id);
-            END IF;
-            RETURN NEW;
-        END $$"""
-    )
-    db.execute(
-        "CREATE TRIGGER embedding_queue_aiud AFTER INSERT OR DELETE OR UPDATE OF content,"
-        " room_id, type ON memories FOR EACH ROW EXECUTE FUNCTION eliza_queue_embedding()"
     )
 
 
