@@ -97,3 +97,20 @@ def test_named_settings(tmp_path: Path) -> None:
     assert s.ui_enabled
     with pytest.raises(SettingsError):
         Settings.from_env(environ={"ELIZA_DEFAULT_AGENT": "perhaps"}, cwd=tmp_path)
+
+
+def test_postgres_url_wins_over_its_alias_and_the_pool_settings_are_read(tmp_path: Path
+                                                                          ) -> None:
+    both = Settings.from_env(environ={"POSTGRES_URL": "postgresql://a/main",
+                                      "DATABASE_URL": "postgresql://b/alias"}, cwd=tmp_path)
+    assert both.database_url == "postgresql://a/main"
+    alias = Settings.from_env(environ={"DATABASE_URL": "postgresql://b/alias"}, cwd=tmp_path)
+    assert alias.database_url == "postgresql://b/alias"
+    assert Settings.from_env(environ={}, cwd=tmp_path).database_url is None  # SQLite
+    tuned = Settings.from_env(environ={"POSTGRES_POOL_SIZE": "3", "POSTGRES_CONNECT_TIMEOUT":
+                                       "2.5", "POSTGRES_STATEMENT_TIMEOUT": "9"}, cwd=tmp_path)
+    assert (tuned.postgres_pool_size, tuned.postgres_connect_timeout,
+            tuned.postgres_statement_timeout) == (3, 2.5, 9.0)
+    for name in ("POSTGRES_POOL_SIZE", "POSTGRES_CONNECT_TIMEOUT"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(environ={name: "0"}, cwd=tmp_path)

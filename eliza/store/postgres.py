@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+_STREAM_ROWS = 4 if psycopg.pq.version() >= 170000 else 1
 # A write that lost a race runs again at most this many times in all.
 WRITE_ATTEMPTS = 4
 _RACES = (pg_errors.UniqueViolation, pg_errors.SerializationFailure,
@@ -113,12 +114,13 @@ class PgTransaction:
         return iter(cursor.fetchall())
 
     def stream(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
-        # One row at a time (libpq's single-row mode): a row can be megabytes, so even a
-        # small chunk of them could hold more than the reader's budget. Stopping early
-        # cancels the query and drops what was already on its way.
+        # A few rows at a time (libpq 17's chunked mode; single rows before it): a row can
+        # be megabytes, so a big chunk could hold far more than the reader's budget, and
+        # one row per result costs CPU on every small listing. Stopping early cancels the
+        # query and drops what was already on its way.
         args = _params(params)
         cursor = self.conn.cursor(row_factory=dict_row)
-        yield from cursor.stream(translate(sql, args is not None), args)
+        yield from cursor.stream(translate(sql, args is not None), args, size=_STREAM_ROWS)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         columns = ", ".join(f'"{c}"' for c in row)
