@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from sqlite_utils.migrations import Migrations
 
-from ..errors import DatabaseUnavailable, StartupError
+from ..errors import BadRequest, DatabaseUnavailable, StartupError
 from .protocols import Cursor, Params
 
 T = TypeVar("T")
@@ -267,6 +267,13 @@ class PgStore:
                 continue
             except _UNREACHABLE as exc:
                 raise self._unreachable(exc) from exc
+            except psycopg.DataError as exc:
+                # PostgreSQL's text cannot hold U+0000 (SQLite's can): the client's input,
+                # not the server, is at fault, and nothing was written.
+                if "NUL" not in str(exc):
+                    raise
+                raise BadRequest("Text cannot contain the NUL character (\\u0000) when the"
+                                 " server stores in PostgreSQL") from exc
             if self._fault is not None:
                 log.warning("%s answers again", describe(self.url))
                 self._fault = None
