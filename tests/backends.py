@@ -78,6 +78,21 @@ class Backend:
         self.schemas.clear()
 
 
+@contextmanager
+def shared_store(name: str) -> Iterator[dict[str, str]]:
+    """The environment of a server several tests share (a fixture wider than a test, which
+    the per-test `backend` comes too late for), on store `name`: on PostgreSQL a schema of
+    its own, dropped afterwards."""
+    if name != "postgres":
+        yield {"POSTGRES_URL": ""}
+        return
+    schema, url = create_schema("shared")
+    try:
+        yield {"POSTGRES_URL": url}
+    finally:
+        drop_schema(schema)
+
+
 # The store of the running test (set by conftest's `backend` fixture).
 current = Backend("sqlite")
 

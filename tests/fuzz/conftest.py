@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import STORES, LiveServer
-from tests.backends import create_schema, drop_schema
+from tests.backends import shared_store
 
 from .harness import Fuzzer, strict_loads
 from .surface import ELIZA_ID, Route, World, all_routes, build_world
@@ -75,18 +75,8 @@ class Target:
 @pytest.fixture(scope="package", params=STORES)
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Target]:
-    """One server per store (the suite's `backend` fixture is per test, too late for a
-    server the whole package shares)."""
-    schema, env = None, {"POSTGRES_URL": ""}
-    if request.param == "postgres":
-        schema, url = create_schema("fuzz")
-        env = {"POSTGRES_URL": url}
-    server = LiveServer(tmp_path_factory.mktemp("fuzz") / ".eliza", env)
-    try:
-        yield from _fuzzing(server)
-    finally:
-        if schema is not None:
-            drop_schema(schema)
+    with shared_store(request.param) as env:
+        yield from _fuzzing(LiveServer(tmp_path_factory.mktemp("fuzz") / ".eliza", env))
 
 
 def _fuzzing(server: LiveServer) -> Iterator[Target]:

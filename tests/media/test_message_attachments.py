@@ -19,8 +19,9 @@ import httpx
 import pytest
 import socketio
 
-from conftest import LiveServer
+from conftest import STORES, LiveServer
 from eliza import ids
+from tests.backends import shared_store
 from tests.polling import wait_until_sync
 
 from ..socket_events import Events
@@ -34,13 +35,16 @@ MP3 = SAMPLES["audio/mpeg"][0]
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One live server for the module; every test uses its own users and channels."""
-    server = LiveServer(Path(tmp_path_factory.mktemp("attachments")) / ".eliza")
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture(scope="module", params=STORES)
+def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[LiveServer]:
+    """One live server for the module on each store; every test uses its own users and
+    channels."""
+    with shared_store(request.param) as env:
+        server = LiveServer(Path(tmp_path_factory.mktemp("attachments")) / ".eliza", env)
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture

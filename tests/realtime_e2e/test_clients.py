@@ -18,8 +18,9 @@ import httpx
 import pytest
 import socketio
 
-from conftest import LiveServer, run_node
+from conftest import STORES, LiveServer, run_node
 from eliza import ids
+from tests.backends import shared_store
 
 from ..socket_events import Events
 
@@ -30,13 +31,16 @@ DOCTOR_REPLY = "In what way?"  # the DOCTOR script's first answer to "alike"
 NODE_TIMEOUT = 60.0
 
 
-@pytest.fixture(scope="module")
-def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One live server shared by the chat tests (each test uses its own user and DM)."""
-    server = LiveServer(Path(tmp_path_factory.mktemp("chat")) / ".eliza")
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture(scope="module", params=STORES)
+def chat_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[LiveServer]:
+    """One live server on each store shared by the chat tests (each test uses its own user
+    and DM)."""
+    with shared_store(request.param) as env:
+        server = LiveServer(Path(tmp_path_factory.mktemp("chat")) / ".eliza", env)
+        server.start()
+        yield server
+        server.stop()
 
 
 def create_dm(server: LiveServer, user: str) -> str:
