@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .filters import room_and_type
 from .memory_queries import MEMORY_COLUMNS, memory_json
 from .messaging import _JSON_MESSAGE, _decode
 from .protocols import Transaction
@@ -173,13 +174,9 @@ def search_memories(
         " JOIN memories m ON m.rowid = memories_fts.rowid"
         " WHERE memories_fts MATCH ? AND m.agent_id = ?"
     )
-    args: list[Any] = [query, agent_id]
-    if room_id is not None:
-        sql += " AND m.room_id = ?"
-        args.append(room_id)
-    if table is not None:
-        sql += " AND m.type = ?"
-        args.append(table)
+    filters, filter_args = room_and_type(room_id, table, "m.")
+    sql += filters
+    args: list[Any] = [query, agent_id, *filter_args]
     sql += " ORDER BY _rank, m.created_at DESC, m.rowid DESC LIMIT ? OFFSET ?"
     args += [page.limit, page.offset]
     out: list[dict[str, Any]] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .filters import room_and_type
 from .memory_queries import MEMORY_COLUMNS, memory_json
 from .messaging import _JSON_MESSAGE, _decode
 from .protocols import Transaction
@@ -95,13 +96,9 @@ def search_memories(
     columns = ", ".join(f"m.{c.strip()}" for c in MEMORY_COLUMNS.split(","))
     sql = (f"WITH q AS (SELECT {query} AS q) SELECT {columns}, ts_rank(m.search, q.q, 1) AS _rank"
            " FROM q, memories m WHERE m.search @@ q.q AND m.agent_id = ?")
-    params: list[Any] = [*args, agent_id]
-    if room_id is not None:
-        sql += " AND m.room_id = ?"
-        params.append(room_id)
-    if table is not None:
-        sql += " AND m.type = ?"
-        params.append(table)
+    filters, filter_args = room_and_type(room_id, table, "m.")
+    sql += filters
+    params: list[Any] = [*args, agent_id, *filter_args]
     sql += " ORDER BY _rank DESC, m.created_at DESC, m.rowid DESC LIMIT ? OFFSET ?"
     params += [page.limit, page.offset]
     out: list[dict[str, Any]] = []

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import vectors_pg
+from .filters import room_and_type
 from .protocols import Transaction
 from .schema import CHANGED
 
@@ -202,13 +203,9 @@ def nearest(
                                   room_id, table)
     sql = (f"SELECT memory_id, distance FROM {name} WHERE embedding MATCH ? AND k = ?"
            " AND agent_id = ? AND model = ?")
-    args: list[Any] = [pack(vector), max(1, min(k, MAX_K)), agent_id, model]
-    if room_id is not None:
-        sql += " AND room_id = ?"
-        args.append(room_id)
-    if table is not None:
-        sql += " AND type = ?"
-        args.append(table)
+    filters, filter_args = room_and_type(room_id, table)
+    sql += filters
+    args: list[Any] = [pack(vector), max(1, min(k, MAX_K)), agent_id, model, *filter_args]
     return [(str(mid), 1.0 - float(distance))
             for mid, distance in db.execute(sql + " ORDER BY distance", args)]
 

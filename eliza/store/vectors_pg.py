@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from .filters import room_and_type
 from .protocols import Transaction
 
 # Drops the vector of a memory whose content, room or type changed; the table is the
@@ -110,13 +111,9 @@ def nearest(
     """Exact k nearest by cosine distance: (memory id, 1 - distance), nearest first."""
     sql = (f"SELECT memory_id, embedding <=> ?::vector AS distance FROM {name}"
            " WHERE agent_id = ? AND model = ?")
-    args: list[Any] = [literal(vector), agent_id, model]
-    if room_id is not None:
-        sql += " AND room_id = ?"
-        args.append(room_id)
-    if table is not None:
-        sql += " AND type = ?"
-        args.append(table)
+    filters, filter_args = room_and_type(room_id, table)
+    sql += filters
+    args: list[Any] = [literal(vector), agent_id, model, *filter_args]
     sql += " ORDER BY distance, memory_id LIMIT ?"
     args.append(k)
     return [(str(mid), 1.0 - float(distance)) for mid, distance in db.execute(sql, args)]
