@@ -39,7 +39,6 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-_STREAM_ROWS = 4 if psycopg.pq.version() >= 170000 else 1
 # A write that lost a race runs again at most this many times in all.
 WRITE_ATTEMPTS = 4
 _RACES = (pg_errors.UniqueViolation, pg_errors.SerializationFailure,
@@ -114,13 +113,13 @@ class PgTransaction:
         return iter(cursor.fetchall())
 
     def stream(self, sql: str, params: Params = ()) -> Iterator[dict[str, Any]]:
-        # A few rows at a time (libpq 17's chunked mode; single rows before it): a row can
-        # be megabytes, so a big chunk could hold far more than the reader's budget, and
-        # one row per result costs CPU on every small listing. Stopping early cancels the
-        # query and drops what was already on its way.
+        # One row per result (libpq's single-row mode): a row can be megabytes, and even
+        # chunks of 4 rows let four concurrent listings of 2 MB rows hold more than a third
+        # of what they sent. Stopping early cancels the query and drops what was already on
+        # its way.
         args = _params(params)
         cursor = self.conn.cursor(row_factory=dict_row)
-        yield from cursor.stream(translate(sql, args is not None), args, size=_STREAM_ROWS)
+        yield from cursor.stream(translate(sql, args is not None), args)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         columns = ", ".join(f'"{c}"' for c in row)
