@@ -79,6 +79,17 @@ class Backend:
 
 
 @contextmanager
+def own_schema(prefix: str = "t") -> Iterator[tuple[str, str]]:
+    """A new empty schema for the block: (its name, a URL whose connections use it),
+    dropped at its end."""
+    name, url = create_schema(prefix)
+    try:
+        yield name, url
+    finally:
+        drop_schema(name)
+
+
+@contextmanager
 def shared_store(name: str) -> Iterator[dict[str, str]]:
     """The environment of a server several tests share (a fixture wider than a test, which
     the per-test `backend` comes too late for), on store `name`: on PostgreSQL a schema of
@@ -86,11 +97,8 @@ def shared_store(name: str) -> Iterator[dict[str, str]]:
     if name != "postgres":
         yield {"POSTGRES_URL": ""}
         return
-    schema, url = create_schema("shared")
-    try:
+    with own_schema("shared") as (_, url):
         yield {"POSTGRES_URL": url}
-    finally:
-        drop_schema(schema)
 
 
 # The store of the running test (set by conftest's `backend` fixture).

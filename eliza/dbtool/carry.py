@@ -4,7 +4,6 @@ agents' sealed secrets (copied as they are; the key is not in the database)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,22 +48,8 @@ def count_vectors(src: Database) -> dict[str, int]:
 
 
 def pg_vector_table(conn: psycopg.Connection[Any], dimensions: int) -> str:
-    """The target's table for vectors of `dimensions`: made by the PostgreSQL vector module
-    when this version has one, else in the shape that module uses."""
-    try:
-        module: Any = importlib.import_module("eliza.store.vectors_pg")
-    except ModuleNotFoundError:
-        module = None
-    ensure = getattr(module, "ensure_table", None)
-    if ensure is not None:
-        return str(ensure(PgTransaction(conn), dimensions))
-    name = vectors.table_name(dimensions)
-    conn.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {} (memory_id TEXT PRIMARY KEY REFERENCES memories(id)"
-        " ON DELETE CASCADE, agent_id TEXT NOT NULL, model TEXT NOT NULL, room_id TEXT,"
-        " type TEXT, embedding vector({}))").format(sql.Identifier(name),
-                                                     sql.Literal(dimensions)))
-    return name
+    """The target's table for vectors of `dimensions`, as the server makes it."""
+    return vectors.ensure_table(PgTransaction(conn), dimensions)
 
 
 def carry_vectors(src: Database, conn: psycopg.Connection[Any], pgvector: bool,

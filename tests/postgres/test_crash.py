@@ -18,7 +18,7 @@ import trio
 
 from conftest import LiveServer
 from eliza.ids import DEFAULT_SERVER_ID
-from tests.backends import create_schema, drop_schema
+from tests.backends import own_schema
 from tests.polling import wait_until
 
 from .support import request, rows
@@ -32,14 +32,13 @@ KILL_AFTER = 60  # acknowledged posts before the crash
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    name, url = create_schema("crash")
-    live = LiveServer(tmp_path / "srv" / ".eliza", {"POSTGRES_URL": url})
-    try:
-        live.start()
-        yield live
-    finally:
-        live.stop()
-        drop_schema(name)
+    with own_schema("crash") as (_, url):
+        live = LiveServer(tmp_path / "srv" / ".eliza", {"POSTGRES_URL": url})
+        try:
+            live.start()
+            yield live
+        finally:
+            live.stop()
 
 
 async def _client(server: LiveServer, url: list[str], channel_id: str, user: str, n: int,

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from conftest import LiveServer
-from tests.backends import create_schema, drop_schema
+from tests.backends import own_schema
 
 from .support import request, rows
 
@@ -23,11 +23,8 @@ SERVERS = 5
 
 @pytest.fixture
 def schema_url() -> Iterator[str]:
-    name, url = create_schema("first")
-    try:
+    with own_schema("first") as (_, url):
         yield url
-    finally:
-        drop_schema(name)
 
 
 async def test_servers_starting_at_once_create_one_default_agent(

@@ -20,7 +20,7 @@ import pytest
 from conftest import LiveServer
 from eliza.ids import DEFAULT_SERVER_ID
 from eliza.testing.live import free_port
-from tests.backends import admin_url, create_schema, drop_schema, with_search_path
+from tests.backends import admin_url, own_schema, with_search_path
 from tests.polling import wait_until_sync
 
 from .support import TcpProxy
@@ -43,11 +43,8 @@ def _through(port: int, schema: str) -> str:
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name, _ = create_schema("outage")
-    try:
+    with own_schema("outage") as (name, _):
         yield name
-    finally:
-        drop_schema(name)
 
 
 @pytest.fixture

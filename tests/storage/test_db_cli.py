@@ -29,7 +29,7 @@ from eliza.security.secrets import SecretBox
 from eliza.store import vectors as vq
 from eliza.store.schema import core
 from eliza.store.sqlite import SqliteStore
-from tests.backends import create_schema, drop_schema
+from tests.backends import create_schema, drop_schema, own_schema
 from tests.polling import wait_until_sync
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]
@@ -53,9 +53,8 @@ def eliza(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name, url = create_schema("dbcli")
-    yield url
-    drop_schema(name)
+    with own_schema("dbcli") as (_, url):
+        yield url
 
 
 def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
