@@ -139,7 +139,9 @@ def live_server(live_server_factory: Any) -> LiveServer:
 def run_node(script: str, *args: str, timeout: float = 120.0, env: dict[str, str] | None = None
              ) -> Any:
     """Run a script of tests/node with node; its last stdout line is JSON."""
-    if not (NODE_DIR / "node_modules").is_dir():
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"  # what npm ci installed
+    if not installed.is_file() or (
+            installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
                        timeout=300)
     proc = subprocess.run(

@@ -120,11 +120,13 @@ def text_frame(text: str) -> bytes:
 def slow_consumer(port: int, channel: str) -> socket.socket:
     """A websocket client that connects to "/", joins `channel`, reads until the join is
     confirmed, then never reads again (frames are sent only after the 101 answer)."""
-    join = {"type": 1, "payload": {"channelId": channel, "entityId": str(uuid.uuid4())}}
+    entity_id = str(uuid.uuid4())
+    connect = "40" + json.dumps({"entityId": entity_id})  # the server refuses a nameless client
+    join = {"type": 1, "payload": {"channelId": channel, "entityId": entity_id}}
     sock = stalled_socket(port, UPGRADE.encode())
     sock.settimeout(10)
     seen = b""
-    for sent, expected in ((b"", b"\r\n\r\n"), (text_frame("40") + text_frame(
+    for sent, expected in ((b"", b"\r\n\r\n"), (text_frame(connect) + text_frame(
             "42" + json.dumps(["message", join])), b"channel_joined")):
         sock.sendall(sent)
         while expected not in seen:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from eliza.testing.live import child_pids
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP = 30.0  # seconds
 
@@ -66,24 +68,28 @@ def serving(data_dir: Path, **kw: object) -> Iterator[tuple[subprocess.Popen[byt
     try:
         yield proc, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL after `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # -- reading the server process (Linux /proc; psutil is not a dependency) -------------------
 
 
 def worker_pid(data_dir: Path, parent: int) -> int:
-    """The hypercorn worker serving the app: it writes its pid into `server.lock`."""
-    pid = int((data_dir / "server.lock").read_text().strip())
-    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    if pid != parent and ppid != parent:
-        raise SystemExit(f"pid {pid} in server.lock is not hypercorn ({parent})'s worker")
-    return pid
+    """The hypercorn worker serving the app (hypercorn's only child)."""
+    children = child_pids(parent)
+    if not children:
+        raise SystemExit(f"hypercorn ({parent}) has no worker process")
+    return children[0]
 
 
 def cpu_s(pid: int) -> float:

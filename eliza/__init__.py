@@ -26,8 +26,8 @@ if TYPE_CHECKING:
         Unauthorized,
     )
     from .hookspecs import hookimpl
-    from .plugin_api import BusListener, Panel, Route
-    from .runtime.models import ModelProvider, ModelType
+    from .plugin_api import BusListener, Panel, RequiredSetting, Route
+    from .runtime.models import ModelProvider, ModelType, Voice
 
 __version__ = "0.1.0"
 
@@ -45,7 +45,9 @@ _LAZY: dict[str, str] = {
     "ModelProvider": ".runtime.models",
     "ModelType": ".runtime.models",
     "Panel": ".plugin_api",
+    "RequiredSetting": ".plugin_api",
     "Route": ".plugin_api",
+    "Voice": ".runtime.models",
     "hookimpl": ".hookspecs",
 }
 
@@ -75,8 +77,10 @@ __all__ = [
     "ModelType",
     "NotFound",
     "Panel",
+    "RequiredSetting",
     "Route",
     "Unauthorized",
+    "Voice",
     "__version__",
     "hookimpl",
 ]

@@ -8,7 +8,9 @@ it starts serving, so a bad setting fails the start, not the import.
 
 from __future__ import annotations
 
+import json
 import logging
+import multiprocessing
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -20,8 +22,16 @@ from quart import Quart, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from . import webui
-from .errors import ApiError, NotFound, StartupError, error_for_status
+from . import metrics, webui
+from .cluster.orphan import leave_when_orphaned
+from .errors import (
+    ApiError,
+    NotFound,
+    RunsElsewhere,
+    ServiceUnavailable,
+    StartupError,
+    error_for_status,
+)
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -40,6 +50,8 @@ class ElizaApp(QuartTrio):
     the hottest read-only routes through the fast path (eliza/fastpath.py)."""
 
     fastpath: FastPath | None = None
+    # The server's `stopping` event once it is built: set, every new request is refused.
+    stopping: trio.Event | None = None
     # Bounds every HTTP request's receive and send (eliza/stalls.py) once settings are known.
     stall_guard: Callable[[Any, Any], tuple[Any, Any]] | None = None
 
@@ -54,14 +66,21 @@ class ElizaApp(QuartTrio):
                 await send({"type": "lifespan.startup.failed", "message": WRONG_WORKER})
                 return
             raise RuntimeError(WRONG_WORKER)
-        if self.stall_guard is not None and scope["type"] == "http":
+        if self.stopping is not None and self.stopping.is_set() and scope["type"] != "lifespan":
+            await _refuse_while_stopping(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self.stall_guard is not None:
             receive, send = self.stall_guard(receive, send)
-        if self.fastpath is not None:
-            route = self.fastpath.lookup(scope)
-            if route is not None:
-                await self.fastpath.serve(scope, route, send)
-                return
-        await super().__call__(scope, receive, send)
+        fast = self.fastpath
+        route = fast.lookup(scope) if fast is not None else None
+        if fast is not None and route is not None:
+            scope[metrics.ROUTE_KEY] = scope["path"]
+            await metrics.measure_request(scope, send, partial(fast.serve, scope, route))
+            return
+        await metrics.measure_request(scope, send, partial(super().__call__, scope, receive))
 
     def log_exception(self, exception_info: Any) -> None:
         # A start the operator can fix is reported once, in one line, by whoever started
@@ -69,6 +88,29 @@ class ElizaApp(QuartTrio):
         if isinstance(exception_info[1], StartupError):
             return
         super().log_exception(exception_info)
+
+
+STOPPING_BODY = json.dumps(
+    ServiceUnavailable("Server is stopping: it accepts no new requests").to_dict()).encode()
+STOPPING_HEADERS = [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(STOPPING_BODY)).encode()),
+                    (b"connection", b"close")]
+
+
+async def _refuse_while_stopping(scope: Any, receive: Any, send: Any) -> None:
+    """503 SERVICE_UNAVAILABLE with `Connection: close` for a request (or a websocket
+    handshake) that arrives once a stop was asked for; the server only drains from then on."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": 503,
+                        "headers": STOPPING_HEADERS})
+            await send({"type": "websocket.http.response.body", "body": STOPPING_BODY})
+        else:
+            await send({"type": "websocket.close", "code": 1001})
+        return
+    await send({"type": "http.response.start", "status": 503, "headers": STOPPING_HEADERS})
+    await send({"type": "http.response.body", "body": STOPPING_BODY})
 
 
 def create_app(settings: Settings | None = None, server: AgentServer | None = None) -> Quart:
@@ -98,6 +140,13 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
         except StartupError as exc:
             app.config["ELIZA_STARTUP_ERROR"] = exc
             raise
+        parent = multiprocessing.parent_process()
+        if parent is not None and parent.pid is not None:
+            # A worker of `hypercorn -w N`: when its master dies, it stops (agents finish
+            # their turn, leases are released) instead of holding the port and the agents.
+            app.nursery.start_soon(leave_when_orphaned, parent.pid, running.aclose)
+        if running.settings.cluster.shared:
+            await running.nursery.start(_serve_cluster, app, running)
 
     @app.after_serving
     async def stop_server() -> None:
@@ -122,6 +171,7 @@ def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> Age
     from .stalls import SEND_TIMEOUT_CONFIG, guard_http
 
     server = server or AgentServer(settings)
+    app.stopping = server.stopping
     app.config.update(ELIZA_SERVER=server, MAX_CONTENT_LENGTH=settings.max_upload_bytes,
                       # Bounds get_data (JSON bodies) as a whole; guard_http bounds each wait
                       # for a piece of any body, so slow uploads that progress keep going.
@@ -129,7 +179,8 @@ def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> Age
     app.config[SEND_TIMEOUT_CONFIG] = settings.send_timeout  # the websocket writers read it
     app.stall_guard = partial(guard_http, send_timeout=settings.send_timeout,
                               body_timeout=settings.body_timeout)
-    (security := Security(settings)).install(app)
+    app.before_request(_note_route)  # first: requests refused by the next hooks count too
+    (security := Security(settings, server.rate_sync)).install(app)
     app.config["ELIZA_SECURITY"] = security  # the media routes hit its upload/file limiters
     register_blueprints(app)
     server.realtime.sio.register(app)
@@ -137,6 +188,13 @@ def _build(app: ElizaApp, settings: Settings, server: AgentServer | None) -> Age
     # Last: from here on requests take the fast path, so the rest must be in place.
     app.fastpath = FastPath(server, security)
     return server
+
+
+async def _note_route(*_: Any) -> None:
+    """The matched route's pattern, for the request metrics (eliza/metrics.py)."""
+    if request.url_rule is not None:
+        scope: dict[str, Any] = request.scope  # type: ignore[assignment]  # the ASGI dict
+        scope[metrics.ROUTE_KEY] = request.url_rule.rule
 
 
 def _settings_from_env() -> Settings:
@@ -158,6 +216,15 @@ async def _run_server(server: AgentServer, *, task_status: trio.TaskStatus[None]
         server.shutdown_callback()
 
 
+async def _serve_cluster(app: ElizaApp, server: AgentServer, *,
+                         task_status: trio.TaskStatus[None]) -> None:
+    """The internal listener, and the carrying of requests to the other workers."""
+    from .cluster.internal import serve_cluster
+
+    await serve_cluster(app, directory=server.workers, sio=server.realtime.sio,
+                        send_timeout=server.settings.send_timeout, task_status=task_status)
+
+
 async def _web_ui_fallback(settings: Settings) -> Response:
     """Non-API paths nothing else answered: the web UI's files and SPA routes."""
     if request.method not in ("GET", "HEAD"):
@@ -175,6 +242,16 @@ def _install_error_handlers(app: Quart, settings: Settings) -> None:
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError) -> Any:
         return error.to_dict(), error.status, error.headers
+
+    @app.errorhandler(RunsElsewhere)
+    async def runs_elsewhere(error: RunsElsewhere) -> Any:
+        from .cluster.internal import carry_to_worker
+
+        try:
+            return await carry_to_worker(error, deadline=settings.turn_timeout,
+                                         retry_after=settings.cluster.lease_seconds)
+        except ApiError as refused:
+            return await api_error(refused)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
@@ -203,6 +280,8 @@ def _configure_logging() -> None:
         root.setLevel(logging.INFO)
     # The PostgreSQL store logs an outage once; the pool would log every reconnect attempt.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    # httpx logs every request at INFO: each one carried to another worker would be a line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 __all__ = ["ElizaApp", "NotFound", "create_app"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import trio
 
@@ -19,6 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default SERVER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PORT, SERVER_PORT or 3000)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--workers", type=int,
+                       help="worker processes (default ELIZA_WORKERS or 1); more than one "
+                            "needs PostgreSQL (POSTGRES_URL) and a shared bus (ELIZA_BUS)")
     ui = commands.add_parser("ui", help="manage the official ElizaOS web UI")
     ui_commands = ui.add_subparsers(dest="ui_command", required=True)
     ui_install = ui_commands.add_parser("install", help="fetch @elizaos/client into the data dir")
@@ -45,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes["host"] = args.host
         if args.port:
             changes["port"] = args.port
-        return serve_forever(settings.with_overrides(**changes), access_log=args.access_log)
+        workers = settings.cluster.workers if args.workers is None else args.workers
+        return serve_workers(settings.with_overrides(**changes), workers,
+                             access_log=args.access_log)
     if args.command == "ui":
         return install_web_ui(settings, args.version)
     if args.command == "db":
@@ -55,6 +61,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return print_plugins(settings, as_json=args.json)
     return 1
+
+
+def serve_workers(settings: Settings, workers: int, *, access_log: bool = False) -> int:
+    """One worker in this process, or a supervisor keeping `workers` processes serving."""
+    if workers < 1:
+        print(f"eliza: --workers must be at least 1: {workers}", file=sys.stderr)
+        return 2
+    if workers == 1:
+        return serve_forever(settings, access_log=access_log)
+    from .cluster.supervisor import refusal, run_supervisor
+
+    problem = refusal(settings)
+    if problem is not None:
+        print(f"eliza: {problem}", file=sys.stderr)
+        return 2
+    return run_supervisor(settings, workers, access_log=access_log)
 
 
 def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
@@ -75,12 +97,17 @@ def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
 
     async def run() -> None:
         shutdown = trio.Event()
-        server.shutdown_callback = shutdown.set
+
+        def stop() -> None:
+            server.stopping.set()  # new requests are refused at once; those in flight drain
+            shutdown.set()
+
+        server.shutdown_callback = stop
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_set_on_signal, shutdown)
+            nursery.start_soon(_set_on_signal, stop)
             print(f"eliza: serving on http://{settings.host}:{settings.port} "
                   f"(data in {settings.data_dir})", file=sys.stderr)
-            await serve(app, config, shutdown_trigger=shutdown.wait)
+            await serve(app, config, shutdown_trigger=partial(server.drain_when, shutdown))
             nursery.cancel_scope.cancel()
 
     try:
@@ -110,10 +137,10 @@ def install_web_ui(settings: Settings, version: str | None) -> int:
     return 0
 
 
-async def _set_on_signal(event: trio.Event) -> None:
+async def _set_on_signal(stop: Callable[[], None]) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
-            event.set()
+            stop()
             return
 
 

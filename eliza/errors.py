@@ -63,6 +63,16 @@ class NotFound(ApiError):
     code = "NOT_FOUND"
 
 
+class RunsElsewhere(Exception):
+    """The agent a request needs runs on another worker of the deployment: the request is
+    carried to that worker (never shown to a client as such)."""
+
+    def __init__(self, agent_id: str, worker_id: str) -> None:
+        super().__init__(f"agent {agent_id} runs on worker {worker_id}")
+        self.agent_id = agent_id
+        self.worker_id = worker_id
+
+
 class MethodNotAllowed(ApiError):
     status = 405
     code = "METHOD_NOT_ALLOWED"
@@ -96,6 +106,14 @@ class UnsupportedMediaType(ApiError):
     code = "INVALID_FILE_TYPE"
 
 
+class MissingSetting(ApiError):
+    """An agent whose enabled plugins lack a setting they require is not started;
+    `details.missing` lists `{plugin, setting, description}`."""
+
+    status = 422
+    code = "MISSING_SETTING"
+
+
 class RateLimited(ApiError):
     status = 429
     code = "RATE_LIMIT_EXCEEDED"
@@ -104,6 +122,14 @@ class RateLimited(ApiError):
 class ModelNotAvailable(ApiError):
     status = 503
     code = "MODEL_NOT_AVAILABLE"
+
+
+class AgentTurnFailed(ApiError):
+    """The agent took the message in but could not answer it (its model failed, was
+    missing or ran out of time); the message says why."""
+
+    status = 502
+    code = "AGENT_ERROR"
 
 
 class ServiceUnavailable(ApiError):

@@ -49,14 +49,18 @@ class FastPath:
 
     async def serve(self, scope: dict[str, Any], route: tuple[bool, Body], send: Send) -> None:
         is_api, body_fn = route
-        # First value of each header, as Quart's `headers.get` reads it; every API key.
+        # First value of each header, as Quart's `headers.get` reads it; every API key and
+        # X-Forwarded-For line.
         headers: dict[str, str] = {}
         keys: list[str] = []
+        forwarded: list[str] = []
         for raw_name, raw_value in scope["headers"]:
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             headers.setdefault(name, value)
             if name == "x-api-key":
                 keys.append(value)
+            elif name == "x-forwarded-for":
+                forwarded.append(value)
         extra: dict[str, str] = {}
         status = 200
         try:
@@ -67,8 +71,9 @@ class FastPath:
                 if not self.security.check_api_key(keys):
                     raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")
                 if self.security.settings.rate_limits_enabled:
-                    client = scope.get("client") or ("unknown", 0)
-                    extra = self.security.api_limiter.hit(client[0])
+                    peer = scope.get("client") or (None, 0)
+                    client = self.security.addresses.client(peer[0], forwarded)
+                    extra = await self.security.api_limiter.hit(client)
             body = body_fn()
         except ApiError as exc:
             status = exc.status

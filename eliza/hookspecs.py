@@ -26,7 +26,7 @@ import pluggy
 if TYPE_CHECKING:
     from sqlite_utils.migrations import Migrations
 
-    from .plugin_api import BusListener, Panel, Route
+    from .plugin_api import BusListener, Panel, RequiredSetting, Route
     from .runtime.models import ModelProvider, ModelType
     from .server import AgentServer
 
@@ -66,7 +66,8 @@ def register_models(
 
     :param server: the server.
     :return: ``{ModelType.TEXT_LARGE: handler, ...}`` (each at the default priority 0), or a
-        list of :class:`~eliza.ModelProvider` to choose priorities. A text handler is
+        list of :class:`~eliza.ModelProvider` to choose priorities (and, for a
+        ``TEXT_TO_SPEECH`` provider, its ``voices``). A text handler is
         ``async def handler(runtime, params) -> str | AsyncIterator[str]``: the reply text
         (used verbatim) or an async iterator of chunks, which are streamed to clients.
 
@@ -109,6 +110,20 @@ def register_bus_listeners(server: AgentServer) -> list[BusListener] | None:
         own bounded subscription; a listener that raises is logged and restarted.
 
     Called once at startup.
+    """
+
+
+@hookspec
+def required_settings(server: AgentServer) -> list[RequiredSetting] | None:
+    """Declare the settings an agent that enables the plugin must have.
+
+    :param server: the server.
+    :return: a list of :class:`~eliza.RequiredSetting`. An agent whose character enables
+        the plugin but lacks one of them is not started: its start answers 422
+        ``MISSING_SETTING`` naming the plugin and the setting, and a WARNING says why.
+        Settings are looked up as ``runtime.get_setting`` does (secrets, then settings).
+
+    A plugin that needs nothing leaves the hook out. Called once at startup.
     """
 
 

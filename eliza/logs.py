@@ -51,6 +51,11 @@ class LogEntry:
     agent_name: str | None = None
     agent_id: str | None = None
 
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> LogEntry:
+        return cls(int(entry["time"]), int(entry["level"]), str(entry["msg"]),
+                   entry.get("agentName"), entry.get("agentId"))
+
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"time": self.time, "level": self.level, "msg": self.msg}
         if self.agent_name is not None:
@@ -71,6 +76,10 @@ class LogBuffer(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self._entries: deque[LogEntry] = deque(maxlen=capacity)
         self._listeners: list[LogListener] = []
+        # Told of this process's own entries only (not those other workers relayed here),
+        # from whichever thread logged them: how a deployment relays its workers' logs.
+        self.on_local: LogListener | None = None
+        self.on_local_clear: Callable[[], None] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -88,11 +97,15 @@ class LogBuffer(logging.Handler):
         )
         self.append(entry)
 
-    def append(self, entry: LogEntry) -> None:
+    def append(self, entry: LogEntry, *, local: bool = True) -> None:
+        """Keep `entry` and tell the listeners; `local` is False for an entry another
+        worker of the deployment logged."""
         self._entries.append(entry)
         as_dict = entry.to_dict()
         for listener in tuple(self._listeners):
             listener(as_dict)
+        if local and self.on_local is not None:
+            self.on_local(as_dict)
 
     def add_listener(self, listener: LogListener) -> None:
         self._listeners.append(listener)
@@ -101,8 +114,11 @@ class LogBuffer(logging.Handler):
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def clear(self) -> None:
+    def clear(self, *, local: bool = True) -> None:
+        """Forget every entry (`local` is False when another worker's clear is relayed)."""
         self._entries.clear()
+        if local and self.on_local_clear is not None:
+            self.on_local_clear()
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(tuple(self._entries))

@@ -56,3 +56,29 @@ class BusListener:
     events: Collection[str]
     handler: Callable[[Event], Awaitable[None]]
     name: str = field(default="")
+
+
+@dataclass(frozen=True)
+class RequiredSetting:
+    """A setting every agent that enables the plugin must have; without it the agent does
+    not start (422 `MISSING_SETTING` names the plugin and the setting).
+
+    It is looked up as `runtime.get_setting(name)` looks it up (the character's secrets,
+    then its settings; an empty string counts as unset). `env`: the server process's
+    environment variable of the same name counts too, for a plugin that falls back on it
+    itself. `unless`: other settings, any one of which makes this one unnecessary (looked
+    up the same way), e.g. an API key that a local endpoint's URL does without.
+    """
+
+    name: str
+    description: str = ""
+    env: bool = False
+    unless: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("RequiredSetting needs a name")
+        unless: object = self.unless
+        if isinstance(unless, str):  # ("NAME") without its comma would be its letters
+            raise TypeError("RequiredSetting.unless is a tuple of setting names, not a str")
+        object.__setattr__(self, "unless", tuple(self.unless))

@@ -11,16 +11,23 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import pluggy
 import trio
 
-from .bus import InProcessBus, MessageBus
+from .bus import MessageBus, bus_for
+from .cluster.identity import WorkerIdentity
+from .cluster.logs import LogRelay
+from .cluster.ownership import Ownership
+from .cluster.workers import WorkerDirectory
 from .errors import StartupError
+from .jobs import JobService
+from .log_feed import LogFeed
 from .logs import LogBuffer
-from .media.uploads import sweep_partial_uploads
+from .media.uploads import PARTIAL_UPLOAD_MAX_AGE, sweep_partial_uploads
 from .memory import ActivityService, MemoryService
 from .messaging import MessagingService
 from .plugin_api import Panel, Route
@@ -31,7 +38,9 @@ from .runtime.agent import AgentRuntime, TurnHandler
 from .runtime.models import ModelProvider, ModelRegistry, ModelType
 from .runtime.pipeline import handle_event
 from .runtime.registry import AgentRegistry
-from .security.secrets import SecretBox
+from .runtime.required_settings import SettingsGate
+from .security.rate_sync import RateSync
+from .security.secrets import SecretBox, check_salt
 from .sessions import SessionService, run_session_sweeper
 from .settings import Settings
 from .store import Store, core_migrations, store_for
@@ -67,17 +76,35 @@ class AgentServer:
         self.pm = pm or make_plugin_manager(
             allow=settings.load_plugins, trace=settings.trace_plugins
         )
+        self.worker = WorkerIdentity.new()
         self.store: Store = store_for(settings)
-        self.bus: MessageBus = InProcessBus()
+        # In-process, or shared by the workers of a deployment (ELIZA_BUS).
+        self.bus: MessageBus = bus_for(settings, self.worker.id)
         self.logs = LogBuffer()
+        self.log_feed = LogFeed(self.logs)  # the SSE log streams
         self.secrets = SecretBox(settings.data_dir, settings.secret_salt)
-        self.agents = AgentRegistry(self.store, self.secrets, self.build_runtime, handle_event)
+        # Counts the rate limits with the other workers (eliza/security/ratelimit.py).
+        self.rate_sync = (RateSync(self.store, self.worker.id) if settings.cluster.shared
+                          else None)
+        # Refuses to start an agent whose plugins lack a setting they require.
+        self.settings_gate = SettingsGate(self.enabled_plugins)
+        self.agents = AgentRegistry(self.store, self.secrets, self.build_runtime, handle_event,
+                                    self.settings_gate)
+        # Several workers share the agents: each running agent runs in the one holding its
+        # lease (None: one process runs them all).
+        self.ownership: Ownership | None = None
+        if settings.cluster.shared:
+            self.ownership = Ownership(self.store, self.bus, self.worker,
+                                       settings.cluster.lease_seconds)
+            self.agents.join_deployment(self.ownership, self.bus)
         # The one way messages enter: one stored message, one bus event.
         self.messaging = MessagingService(self.store, self.bus, settings, self.agents)
         self.memory = MemoryService(self.store, self.agents)
         self.activity = ActivityService(self.store, self.agents)
         self.sessions = SessionService(self.store, self.bus, self.messaging, self.agents,
                                        settings)
+        # One-off messages to an agent, finished by its reply (the Jobs API).
+        self.jobs = JobService(self.store, self.bus, self.messaging, self.agents)
         self.realtime = RealtimeHub(self.bus, self.messaging, settings, self.logs)
         self.listeners = BusListenerHost(self.bus)
         # What the plugins contribute, by plugin name (filled when the server starts).
@@ -88,11 +115,16 @@ class AgentServer:
         self.started_at = time.time()
         self.ready = trio.Event()
         self.stopped = trio.Event()
+        # Set as soon as a stop is asked for: the app refuses every new request from then on
+        # (503) while the ones in flight finish within the grace period.
+        self.stopping = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._stop_requested = trio.Event()
         # How `POST /api/server/stop` ends the process; `eliza serve` and the app set it.
         self.shutdown_callback: Callable[[], None] = _signal_own_process
         self._lock_file: IO[str] | None = None
+        # Where the other workers of a deployment are (idle on one process).
+        self.workers = WorkerDirectory(self.store, self.worker, settings.cluster)
 
     @property
     def turn_handler(self) -> TurnHandler | None:
@@ -122,22 +154,42 @@ class AgentServer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open everything, start the agents, report started; on cancellation stop the
         agents within the grace period and close the store."""
-        self._lock_data_dir()
+        # SQLite serves one process: its data directory is locked. On PostgreSQL the workers
+        # of a deployment share theirs (uploads, the salt file).
+        exclusive = self.store.dialect == "sqlite"
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)  # .env, uploads, salt
+        if exclusive:
+            self._lock_data_dir()
         self.secrets.open()
-        # Partial uploads of a killed run: only under the lock, no other server is writing.
-        await trio.to_thread.run_sync(sweep_partial_uploads, self.settings.uploads_agents_dir,
-                                      self.settings.uploads_channels_dir)
+        # Partial uploads of a killed run: all of them under the lock (no other server
+        # writes there); otherwise only those too old to be another server's in progress.
+        await trio.to_thread.run_sync(partial(
+            sweep_partial_uploads, self.settings.uploads_agents_dir,
+            self.settings.uploads_channels_dir,
+            older_than=0.0 if exclusive else PARTIAL_UPLOAD_MAX_AGE))
         root = logging.getLogger()
         root.addHandler(self.logs)
         try:
             await self.store.open([core_migrations, *self._plugin_migrations()])
+            await check_salt(self.secrets, self.store)
             await self._collect_plugin_contributions()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                await nursery.start(self.bus.run)  # before anything subscribes
                 await nursery.start(self.agents.run)
+                if self.ownership is not None:
+                    await nursery.start(self.ownership.run)
                 await nursery.start(self.listeners.run)
-                await nursery.start(run_session_sweeper, self.sessions)
+                await nursery.start(partial(run_session_sweeper, self.sessions,
+                                            deployment=self.ownership))
+                await nursery.start(partial(self.jobs.run, deployment=self.ownership))
+                if self.ownership is not None:
+                    await nursery.start(LogRelay(self.logs, self.bus, self.worker.id).run)
                 await nursery.start(self.realtime.run)
+                await nursery.start(self.log_feed.run)
+                if self.rate_sync is not None:
+                    await nursery.start(self.rate_sync.run)
+                await nursery.start(self.workers.run)
                 for _, result in call_each(self.pm, "startup", server=self):
                     await await_me_maybe(result)
                 await self._ensure_default_agent()
@@ -156,8 +208,21 @@ class AgentServer:
             self._unlock_data_dir()
             self.stopped.set()
 
+    def begin_drain(self) -> None:
+        """The process is about to stop taking requests: end the open streams now, so their
+        clients see a clean end instead of a connection cut at the graceful timeout."""
+        self.log_feed.close()
+
+    async def drain_when(self, stopping: trio.Event) -> None:
+        """hypercorn's `shutdown_trigger`: wait for `stopping`, then drain."""
+        await stopping.wait()
+        self.begin_drain()
+
     async def _shutdown(self) -> None:
+        self.begin_drain()
         with trio.move_on_after(SHUTDOWN_GRACE + 1):
+            if self.ownership is not None:
+                await self.ownership.close()  # the others take its agents over at once
             await self.agents.stop_all(SHUTDOWN_GRACE)
         # Each plugin's hook on its own, so one failure does not stop the others'.
         for plugin, result in call_each(self.pm, "shutdown", server=self,
@@ -183,7 +248,9 @@ class AgentServer:
         await self.store.write(set_meta, "default_agent_created", "1")
 
     def request_shutdown(self) -> None:
-        """Stop the whole process gracefully, shortly after the current response is sent."""
+        """Stop the whole process gracefully, shortly after the current response is sent;
+        new requests are refused from now on."""
+        self.stopping.set()
         self.nursery.start_soon(self._shutdown_soon)
 
     async def _shutdown_soon(self) -> None:
@@ -193,6 +260,7 @@ class AgentServer:
 
     async def aclose(self) -> None:
         """Stop the server (agents get the grace period) and wait until it has stopped."""
+        self.stopping.set()
         self._stop_requested.set()
         await self.stopped.wait()
 
@@ -213,6 +281,8 @@ class AgentServer:
             self.panels[plugin] = list(await await_me_maybe(result) or [])
         for plugin, result in call_each(self.pm, "register_bus_listeners", server=self):
             self.listeners.listeners[plugin] = list(await await_me_maybe(result) or [])
+        for plugin, result in call_each(self.pm, "required_settings", server=self):
+            self.settings_gate.required[plugin] = list(await await_me_maybe(result) or [])
 
     def enabled_plugins(self, character: Mapping[str, Any]) -> frozenset[str]:
         """Installed plugins a character enables (unknown references are reported)."""
@@ -277,7 +347,7 @@ def _providers(result: Any, plugin: str) -> list[ModelProvider]:
     if isinstance(result, Mapping):
         return [ModelProvider(ModelType(t), h, plugin=plugin) for t, h in result.items()]
     return [
-        ModelProvider(p.model_type, p.handler, p.priority, plugin) for p in result
+        ModelProvider(p.model_type, p.handler, p.priority, plugin, p.voices) for p in result
     ]
 
 
@@ -285,7 +355,7 @@ def _signal_own_process() -> None:
     # Under hypercorn with workers, the master handles SIGTERM and tells the workers; a
     # worker that signals itself would die without cleanup.
     parent = multiprocessing.parent_process()
-    if parent is not None and parent.pid is not None:
+    if parent is not None and parent.pid is not None and os.getppid() == parent.pid:
         os.kill(parent.pid, signal.SIGTERM)
     else:
         os.kill(os.getpid(), signal.SIGINT)

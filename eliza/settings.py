@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .cluster.settings import ClusterSettings, ClusterSettingsError
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _FALSE = {"0", "false", "no", "off", "disable", "disabled"}
@@ -102,6 +104,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     data_dir: Path = Path(".eliza")
+    # Where uploaded and generated media live (ELIZA_UPLOADS_DIR); None: inside data_dir.
+    # The hosts of a deployment point it at one shared directory, so each serves every file.
+    uploads_dir: Path | None = None
     auth_token: str | None = None
     cors_origin: str | None = None
     # Host names (besides loopback, the bind address and IP literals) a request may name
@@ -145,6 +150,8 @@ class Settings:
     # request body that stalls for `body_timeout` seconds, close the connection.
     send_timeout: float = 30.0
     body_timeout: float = 30.0
+    # The bus, leases and worker addresses of a deployment of several processes.
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     # Everything read, for lookups by name (character settings fall back to nothing here).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -158,15 +165,21 @@ class Settings:
         return self.data_dir / ".env"
 
     @property
+    def uploads_root(self) -> Path:
+        return self.uploads_dir or self.data_dir / "data" / "uploads"
+
+    @property
     def uploads_agents_dir(self) -> Path:
-        return self.data_dir / "data" / "uploads" / "agents"
+        return self.uploads_root / "agents"
 
     @property
     def uploads_channels_dir(self) -> Path:
-        return self.data_dir / "data" / "uploads" / "channels"
+        return self.uploads_root / "channels"
 
     @property
     def generated_dir(self) -> Path:
+        if self.uploads_dir is not None:
+            return self.uploads_dir / "generated"
         return self.data_dir / "data" / "generated"
 
     @property
@@ -205,10 +218,20 @@ class Settings:
         characters = Path(get("ELIZA_CHARACTERS_DIR") or "characters")
         environment = get("ELIZA_ENV") or get("NODE_ENV") or "development"
         ui_default = environment != "production"
+        database_url = get("POSTGRES_URL") or get("DATABASE_URL")
+        uploads = get("ELIZA_UPLOADS_DIR")
+        uploads_dir = None if uploads is None else Path(uploads)
+        if uploads_dir is not None and not uploads_dir.is_absolute():
+            uploads_dir = here / uploads_dir
+        try:
+            cluster = ClusterSettings.from_env(get, database_url)
+        except ClusterSettingsError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             host=get("SERVER_HOST") or "127.0.0.1",
             port=port,
             data_dir=data_dir,
+            uploads_dir=uploads_dir,
             auth_token=get("ELIZA_SERVER_AUTH_TOKEN"),
             cors_origin=get("CORS_ORIGIN"),
             allowed_hosts=tuple(
@@ -245,7 +268,7 @@ class Settings:
             ui_enabled=parse_bool(get("ELIZA_UI_ENABLE"), ui_default),
             environment=environment,
             secret_salt=get("SECRET_SALT"),
-            database_url=get("POSTGRES_URL") or get("DATABASE_URL"),
+            database_url=database_url,
             postgres_pool_size=_positive_int(get, "POSTGRES_POOL_SIZE", 10),
             postgres_connect_timeout=_positive(get("POSTGRES_CONNECT_TIMEOUT"),
                                                "POSTGRES_CONNECT_TIMEOUT", 10.0),
@@ -261,6 +284,7 @@ class Settings:
                                          5000)),
             send_timeout=_positive(get("ELIZA_SEND_TIMEOUT"), "ELIZA_SEND_TIMEOUT", 30.0),
             body_timeout=_positive(get("ELIZA_BODY_TIMEOUT"), "ELIZA_BODY_TIMEOUT", 30.0),
+            cluster=cluster,
             raw=dict(env),
         )
 

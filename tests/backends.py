@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from eliza.store.postgres import translate
+from eliza.store import core_migrations
+from eliza.store.postgres import PgStore, translate
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -69,7 +70,9 @@ class Backend:
             if self.name == "postgres":
                 schema, url = create_schema()
                 self.schemas.append(schema)
-                self._env = {"POSTGRES_URL": url}
+                # The servers of a test share its schema, as the hosts of a deployment
+                # do: they share its secrets salt too.
+                self._env = {"POSTGRES_URL": url, "SECRET_SALT": f"salt-of-{schema}"}
         return self._env
 
     def cleanup(self) -> None:
@@ -87,6 +90,19 @@ def own_schema(prefix: str = "t") -> Iterator[tuple[str, str]]:
         yield name, url
     finally:
         drop_schema(name)
+
+
+@asynccontextmanager
+async def migrated_pg_store(prefix: str, *, statement_timeout: float = 5.0
+                            ) -> AsyncIterator[PgStore]:
+    """An open PgStore on a new schema with the core migrations applied; dropped after."""
+    with own_schema(prefix) as (_, url):
+        opened = PgStore(url, pool_size=4, connect_timeout=5, statement_timeout=statement_timeout)
+        await opened.open([core_migrations])
+        try:
+            yield opened
+        finally:
+            opened.close()
 
 
 @contextmanager

@@ -101,6 +101,7 @@ def test_hypercorn_asyncio_worker_is_refused_with_a_clear_message(tmp_path: Path
     assert WRONG_WORKER in out
 
 
+@pytest.mark.sqlite_only  # one process per data dir is SQLite's rule (PostgreSQL shares it)
 def test_a_second_server_on_the_same_data_dir_refuses_to_start(live_server: LiveServer,
                                                                tmp_path: Path) -> None:
     data_dir = str(live_server.data_dir)

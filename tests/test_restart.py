@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import LiveServer
 
@@ -63,3 +64,32 @@ def test_agents_and_their_running_state_survive_a_restart(live_server: LiveServe
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
         assert statuses(http) == {"Runner": "inactive", "Sleeper": "inactive",
                                   "Stopped": "active", "Eliza": "inactive"}
+
+
+def test_an_agent_that_lacks_a_required_setting_is_not_resumed(
+        live_server_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The key came from the server's environment (the openai plugin reads it there); the
+    # server restarts without it.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    server = live_server_factory(ELIZA_LOAD_PLUGINS="openai", OPENAI_API_KEY="sk-env")
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        gpt = create(http, "Gpt", plugins=["@elizaos/plugin-openai"])
+        assert http.post(f"/api/agents/{gpt}/start").status_code == 200
+        assert statuses(http) == {"Gpt": "active", "Eliza": "active"}
+
+    del server.env["OPENAI_API_KEY"]
+    server.restart()
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert statuses(http) == {"Gpt": "inactive", "Eliza": "active"}
+        assert "OPENAI_API_KEY" in http.get(f"/api/agents/{gpt}").json()["data"]["lastError"]
+    [why] = [line for line in server.log().splitlines()
+             if "WARNING" in line and "OPENAI_API_KEY" in line]
+    assert "Gpt" in why
+    assert "plugin openai" in why
+
+    # It is still meant to run: once the key is back, the next restart resumes it.
+    server.env["OPENAI_API_KEY"] = "sk-env"
+    server.restart()
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert statuses(http) == {"Gpt": "active", "Eliza": "active"}

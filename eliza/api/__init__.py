@@ -11,8 +11,15 @@ from . import (
     agents,
     audio,
     channels,
+    debug_state,
+    docs_page,
+    jobs,
+    log_streams,
     media,
+    media_files,
     memory,
+    memory_agents,
+    memory_groups,
     messaging_core,
     messaging_servers,
     plugin_routes,
@@ -22,10 +29,20 @@ from . import (
     server_routes,
     sessions,
     system,
+    system_info,
+    tee,
     worlds,
 )
-from .common import server
+from .common import answer_missing_agent_as_not_found, server
 from .contract import declare, openapi_document
+
+# The routes under `/api/agents/:agentId` and the memory routes (`/api/memory/:agentId`,
+# `/api/memory/agents/:agentId`) answer an unknown agent 404 NOT_FOUND as the original
+# does; the panels route does it itself, the plugin routes and the sessions API keep
+# AGENT_NOT_FOUND.
+answer_missing_agent_as_not_found(agents.bp, worlds.bp, memory.bp, search.memory_bp,
+                                  memory_agents.records, memory_agents.bp, agent_logs.bp,
+                                  log_streams.bp, runs.bp)
 
 
 def register_blueprints(app: Quart) -> None:
@@ -44,6 +61,9 @@ def register_blueprints(app: Quart) -> None:
     app.register_blueprint(media.bp)
     # `/api/audio/*`: transcription and speech through the agent's speech models.
     app.register_blueprint(audio.bp)
+    _register_operator_routes(app)
+    # `/api/docs` (Swagger UI) and `/api/asyncapi.json`: public, like /api/openapi.json.
+    app.register_blueprint(docs_page.bp)
     # Plugin routes: agent-scoped blueprint + the global `/<plugin>` dispatcher.
     plugin_routes.install(app)
 
@@ -70,6 +90,17 @@ def _openapi() -> dict[str, Any]:
     return document
 
 
+def _register_operator_routes(app: Quart) -> None:
+    # Media files by id, the SSE log streams, the debug snapshot, env/capabilities, and the
+    # `/api/tee` placeholder (a `tee` plugin takes it over).
+    app.register_blueprint(media_files.bp)
+    app.register_blueprint(log_streams.bp)
+    app.register_blueprint(debug_state.bp, url_prefix="/api/server")
+    app.register_blueprint(debug_state.bp, url_prefix="/api/runtime", name="runtime_debug_state")
+    app.register_blueprint(system_info.bp)
+    app.register_blueprint(tee.bp)
+
+
 def _register_memory(app: Quart) -> None:
     # The memory and room routes answer under `/api/memory` and `/api/agents` alike.
     app.register_blueprint(memory.bp, url_prefix="/api/memory")
@@ -77,6 +108,13 @@ def _register_memory(app: Quart) -> None:
     app.register_blueprint(search.memory_bp, url_prefix="/api/memory")
     app.register_blueprint(search.memory_bp, url_prefix="/api/agents", name="agent_memory_search")
     app.register_blueprint(memory.groups)
+    # One memory created or read, and `/api/memory/agents/:agentId/*` (search, stats,
+    # insights, export, import); the group spaces listed and read.
+    app.register_blueprint(memory_agents.records, url_prefix="/api/memory")
+    app.register_blueprint(memory_agents.records, url_prefix="/api/agents",
+                           name="agent_memory_records")
+    app.register_blueprint(memory_agents.bp)
+    app.register_blueprint(memory_groups.bp)
     app.register_blueprint(agent_logs.bp)
 
 
@@ -92,6 +130,8 @@ def _register_messaging(app: Quart) -> None:
     app.register_blueprint(search.messages_bp)
     # Sessions (`/health` is matched before `/<session_id>` inside the blueprint).
     app.register_blueprint(sessions.bp)
+    # Jobs (`/health` is matched before `/<job_id>`, likewise).
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(runs.bp)
 
 

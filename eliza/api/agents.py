@@ -31,10 +31,12 @@ def _agent_json(record: AgentRecord) -> dict[str, Any]:
         updatedAt=record.updated_at,
         status=srv.agents.status(record.id),
     )
+    if srv.agents.placement is not None:
+        view["worker"] = srv.agents.where(record.id)
     runtime = srv.agents.runtime(record.id)
-    error = (runtime.stats.last_error if runtime else None) or srv.agents.quarantined.get(
-        record.id
-    )
+    refused = srv.agents.refused(record.id)
+    error = ((runtime.stats.last_error if runtime else None)
+             or srv.agents.quarantined.get(record.id) or (refused and refused.message))
     if error:
         view["lastError"] = error
     if runtime is not None and runtime.embeddings is not None:
@@ -46,7 +48,7 @@ def _agent_json(record: AgentRecord) -> dict[str, Any]:
 
 def agents_listing(srv: AgentServer) -> dict[str, Any]:
     """`GET /api/agents` (also served by the fast path, eliza/fastpath.py)."""
-    agents = [
+    agents: list[dict[str, Any]] = [
         {
             "id": record.id,
             "name": record.name,
@@ -56,6 +58,10 @@ def agents_listing(srv: AgentServer) -> dict[str, Any]:
         }
         for record in srv.agents.records.values()
     ]
+    if srv.agents.placement is not None:
+        # Where each agent runs, for the people running a deployment (clients ignore it).
+        for agent in agents:
+            agent["worker"] = srv.agents.where(agent["id"])
     agents.sort(key=lambda a: (a["status"] != "active", a["name"]))
     return {"success": True, "data": {"agents": agents}}
 
@@ -94,7 +100,9 @@ async def get_agent(agent_id: str) -> Any:
 
 @bp.patch("/<agent_id>")
 @declare("Update an agent's character (deep merge)", tags="agents",
-         body=Obj(fields={"name": Text(max_chars="max_name_chars"), "enabled": Boolean()}))
+         body=Obj(fields={"name": Text(max_chars="max_name_chars"), "enabled": Boolean()}),
+         errors={422: "MISSING_SETTING: the agent runs and the change would leave a plugin "
+                      "it enables without a setting it requires; nothing is changed"})
 async def update_agent(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     server().agents.get(agent_id)
@@ -115,10 +123,14 @@ async def delete_agent(agent_id: str) -> Any:
 
 
 @bp.post("/<agent_id>/start")
-@declare("Start an agent", tags="agents")
+@declare("Start an agent", tags="agents", errors={
+    422: "MISSING_SETTING: a plugin the agent enables lacks a setting it requires "
+         "(details.missing lists {plugin, setting, description}); the agent stays stopped"})
 async def start_agent(agent_id: str) -> Any:
-    runtime = await server().agents.start(uuid_param(agent_id))
-    return ok({"id": runtime.agent_id, "name": runtime.name, "status": "active"})
+    agents = server().agents
+    agent_id = uuid_param(agent_id)
+    await agents.start(agent_id)
+    return ok({"id": agent_id, "name": agents.get(agent_id).name, "status": "active"})
 
 
 @bp.post("/<agent_id>/stop")
@@ -126,6 +138,6 @@ async def start_agent(agent_id: str) -> Any:
 async def stop_agent(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     srv = server()
-    srv.agents.require_runtime(agent_id)
+    srv.agents.require_running(agent_id)
     await srv.agents.stop(agent_id)
     return ok({"message": "Agent stopped"})

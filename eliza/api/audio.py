@@ -4,12 +4,15 @@ as binary audio, or 503 MODEL_NOT_AVAILABLE when the agent has no speech model.
 Uploads go through the media receiver (streaming, 50 MB cap, audio MIME list, magic bytes)
 into a per-agent scratch directory and are deleted as soon as they are read. Conversations do
 not bypass the bus as ElizaOS does: the text is posted into a DM channel of the agent and the
-route waits (bounded) for the agent's stored reply, which is then synthesized.
+route waits (bounded) for the agent's stored reply, which is then synthesized. The routes the
+ElizaOS API reference names (`synthesize`, `conversation`) are further paths of the same
+handlers; `voices` and `conversation/status` answer from `audio_voice`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import trio
@@ -20,7 +23,8 @@ from ..ids import create_unique_uuid
 from ..media.types import AUDIO_MIME_TYPES
 from ..media.uploads import UploadPolicy, receive_upload, safe_dir
 from ..runtime.agent import ModelTimeout
-from ..runtime.models import ModelType
+from ..runtime.models import ModelProvider, ModelType
+from . import audio_voice
 from .common import json_body, ok, server, uuid_param
 from .contract import Multipart, check_body, declare
 from .inputs import Obj, Text, Uuid
@@ -54,7 +58,22 @@ def _text_body(purpose: str, **fields: Text) -> Obj:
                required=("text",), missing=wording, code="INVALID_REQUEST")
 
 
-SPEAK = _text_body("speech synthesis")
+SPEAK_WORDING = "Text is required for speech synthesis"
+
+
+@dataclass(frozen=True)
+class _TextOrMessage(Obj):
+    """`text`, or the api-client's `messageId`: a stored message whose content is spoken
+    (the handler refuses a body with neither)."""
+
+    def _schema(self) -> dict[str, Any]:
+        return {**super()._schema(), "anyOf": [{"required": ["text"]}, {"required": ["messageId"]}]}
+
+
+SPEAK = _TextOrMessage(fields={
+    "text": Text(blank=False, message=SPEAK_WORDING),
+    "messageId": Uuid(description="a stored message to speak, when `text` is absent")},
+    code="INVALID_REQUEST")
 CONVERSE = _text_body(
     "conversation", roomId=Text(nullable=True, description="the conversation (a DM channel)"),
     entityId=Text(nullable=True, description="who speaks (default Anon)"),
@@ -66,12 +85,10 @@ async def _rate_limit() -> None:
     """Every /api/audio/* request counts against the upload and file-operation limiters
     (uploads 50 per 15 min, file operations 100 per 5 min), per client IP."""
     security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
-    if security is None or not security.settings.rate_limits_enabled:
+    if security is None:
         return
-    client = request.remote_addr or "unknown"
     try:
-        security.upload_limiter.hit(client)
-        security.file_limiter.hit(client)
+        await security.hit_file_limits(request.remote_addr, request.headers)
     except ApiError as exc:
         raise _closing(exc) from None
 
@@ -87,13 +104,19 @@ def _runtime(agent_id: str, *needs: ModelType) -> AgentRuntime:
     """The running agent, which must have a provider for each of `needs`."""
     runtime = server().agents.require_runtime(uuid_param(agent_id, "agent"))
     for model_type in needs:
-        if not runtime.models.has(model_type):
-            raise ModelNotAvailable(
-                f"Agent {runtime.name} has no {model_type.value} model (enable a speech "
-                "plugin such as \"speech\" in its character)",
-                details={"agentId": runtime.agent_id, "modelType": model_type.value},
-            )
+        _provider(runtime, model_type)
     return runtime
+
+
+def _provider(runtime: AgentRuntime, model_type: ModelType) -> ModelProvider:
+    provider = runtime.models.get(model_type)
+    if provider is None:
+        raise ModelNotAvailable(
+            f"Agent {runtime.name} has no {model_type.value} model (enable a speech "
+            "plugin such as \"speech\" in its character)",
+            details={"agentId": runtime.agent_id, "modelType": model_type.value},
+        )
+    return provider
 
 
 async def _upload(runtime: AgentRuntime) -> tuple[bytes, str]:
@@ -145,6 +168,14 @@ async def _transcribe(runtime: AgentRuntime, audio: bytes, mime: str) -> str:
     text = await _model(runtime, ModelType.TRANSCRIPTION, {"audio": audio, "mimeType": mime},
                         "transcribe audio")
     return str(text or "").strip()
+
+
+async def _heard(runtime: AgentRuntime, audio: bytes, mime: str) -> str:
+    """The transcription, which must hold words (500 PROCESSING_ERROR when none is heard)."""
+    text = await _transcribe(runtime, audio, mime)
+    if not text:
+        raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
+    return text
 
 
 def _audio_response(audio: Any) -> Response:
@@ -204,10 +235,7 @@ def _is_multipart() -> bool:
          description="Answers {text} (500 PROCESSING_ERROR when nothing was heard).")
 async def transcriptions(agent_id: str) -> Any:
     runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
-    text = await _transcribe(runtime, audio, mime)
-    if not text:
-        raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
-    return ok({"text": text})
+    return ok({"text": await _heard(runtime, audio, mime)})
 
 
 @bp.post("/<agent_id>/audio-messages")
@@ -219,16 +247,26 @@ async def audio_messages(agent_id: str) -> Any:
                "message": UPLOAD_MESSAGE})
 
 
+@bp.post("/<agent_id>/synthesize")
 @bp.post("/<agent_id>/audio-messages/synthesize")
 @bp.post("/<agent_id>/speech/generate")
 @declare("Synthesize speech", tags=TAGS, path=AGENT, body=SPEAK, body_after_lookup=True,
-         answers=SOUND, description="Answers the audio (WAV or MP3).")
+         answers=SOUND, description="Answers the audio (WAV or MP3) of `text`, else of the "
+                                    "stored message `messageId`.")
 async def synthesize(agent_id: str) -> Response:
     body = await json_body()  # read first: an unread body stalls the kept-alive connection
     runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
-    return await _speak(runtime, _text(body))
+    fields = check_body(body)
+    text = str(fields.get("text") or "").strip()
+    if not text and fields.get("messageId"):
+        message = await server().messaging.get_message(fields["messageId"])  # 404 if unknown
+        text = str(message.get("content") or "").strip()
+    if not text:
+        raise BadRequest(SPEAK_WORDING, code="INVALID_REQUEST")
+    return await _speak(runtime, text)
 
 
+@bp.post("/<agent_id>/conversation")
 @bp.post("/<agent_id>/speech/conversation")
 @declare("Talk with the agent: text or audio in, its spoken reply out", tags=TAGS, path=AGENT,
          body=CONVERSE, body_after_lookup=True, multipart=AUDIO, answers=SOUND,
@@ -239,16 +277,15 @@ async def conversation(agent_id: str) -> Response:
     if _is_multipart():
         runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION,
                                               ModelType.TEXT_TO_SPEECH)
-        body: dict[str, Any] = {}
-        text = await _transcribe(runtime, audio, mime)
-        if not text:
-            raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
-    else:
-        body = await json_body()
-        runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
-        text = _text(body)
-    reply = await _converse(runtime, text, body)
-    return await _speak(runtime, reply["text"])
+        with audio_voice.conversation(runtime):
+            reply = await _converse(runtime, await _heard(runtime, audio, mime), {})
+            return await _speak(runtime, reply["text"])
+    body = await json_body()
+    runtime = _runtime(agent_id, ModelType.TEXT_TO_SPEECH)
+    text = _text(body)
+    with audio_voice.conversation(runtime):
+        reply = await _converse(runtime, text, body)
+        return await _speak(runtime, reply["text"])
 
 
 @bp.post("/<agent_id>/speech")
@@ -257,8 +294,27 @@ async def conversation(agent_id: str) -> Response:
 async def speech(agent_id: str) -> Any:
     """The api-client's processSpeech: audio in, the transcription and the reply text out."""
     runtime, audio, mime = await _receive(agent_id, ModelType.TRANSCRIPTION)
-    transcription = await _transcribe(runtime, audio, mime)
-    if not transcription:
-        raise ApiError("Failed to transcribe audio", code="PROCESSING_ERROR")
-    reply = await _converse(runtime, transcription, {})
+    with audio_voice.conversation(runtime):
+        transcription = await _heard(runtime, audio, mime)
+        reply = await _converse(runtime, transcription, {})
     return ok({**reply, "transcription": transcription})
+
+
+@bp.get("/<agent_id>/voices")
+@declare("The voices of the agent's speech model", tags=TAGS, path=AGENT,
+         description="Answers {agentId, provider, listsVoices, voices: [{id, name, language, "
+                     "gender}]}; a provider that cannot list its voices answers "
+                     "listsVoices false and no voices.")
+async def voices(agent_id: str) -> Any:
+    runtime = _runtime(agent_id)
+    provider = _provider(runtime, ModelType.TEXT_TO_SPEECH)
+    return ok(await audio_voice.voices(runtime, provider))
+
+
+@bp.get("/<agent_id>/conversation/status")
+@declare("The state of the agent's voice conversations", tags=TAGS, path=AGENT,
+         description="Answers {agentId, agentName, canHear, canSpeak, models, inFlight, "
+                     "completed, failed, lastConversationAt, lastError}, counted since the "
+                     "agent started.")
+async def conversation_status(agent_id: str) -> Any:
+    return ok(audio_voice.status(_runtime(agent_id)))

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from ..errors import AgentNotFound, BadRequest
+from ..errors import AgentNotFound, AgentTurnFailed, BadRequest
 from ..runtime.titles import channel_title
 from .common import json_body, ok, query_int, server, uuid_param
 from .contract import Cursor, declare
@@ -79,9 +79,15 @@ async def create_channel() -> Any:
 
 
 @bp.get("/<channel_id>/details")
-@declare("Get a channel", tags="channels")
+@declare("Get a channel (its metadata lists the participants)", tags="channels")
 async def channel_details(channel_id: str) -> Any:
-    return ok(await server().messaging.get_channel(uuid_param(channel_id, "channel")))
+    channel_id = uuid_param(channel_id, "channel")
+    channel = await server().messaging.get_channel(channel_id)
+    members = await server().messaging.participants(channel_id)
+    # The api-client's add/remove-user methods read this list, change it and PATCH it back
+    # whole (participants are replaced): without it they would drop everyone else.
+    metadata = {**(channel.get("metadata") or {}), "participantCentralUserIds": members}
+    return ok({**channel, "metadata": metadata})
 
 
 @bp.get("/<channel_id>/participants")
@@ -169,10 +175,14 @@ async def post_message(channel_id: str) -> Any:
             answer["agentResponse"] = None
             answer["agentResponseReason"] = NO_RECIPIENT
         else:
-            answer["agentResponse"] = await srv.messaging.wait_for_reply(
-                channel_id, posted.message["id"],
-                within=min(HTTP_TRANSPORT_WAIT, srv.settings.turn_timeout),
-            )
+            try:
+                answer["agentResponse"] = await srv.messaging.wait_for_reply(
+                    channel_id, posted.message["id"],
+                    within=min(HTTP_TRANSPORT_WAIT, srv.settings.turn_timeout),
+                )
+            except AgentTurnFailed as failed:  # the message is stored; the answer failed
+                answer.update(agentResponse=None, agentResponseReason=failed.message,
+                              agentError=failed.to_dict()["error"])
     return answer, 201
 
 
@@ -220,7 +230,7 @@ async def generate_title(channel_id: str) -> Any:
     agent_id = body.get("agentId") or request.args.get("agentId")
     if not agent_id:
         raise BadRequest("Valid agent ID is required", code="INVALID_ID")
-    runtime = server().agents.runtime(Uuid().check(agent_id, "agentId"))
+    runtime = server().agents.runtime_here(Uuid().check(agent_id, "agentId"))
     if runtime is None:
         raise AgentNotFound("Agent not found or not active")
     return ok(await channel_title(runtime, channel_id))

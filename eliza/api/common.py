@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from quart import current_app, request
+from quart import Blueprint, current_app, request
 
-from ..errors import BadRequest, InvalidId, PayloadTooLarge
+from ..errors import AgentNotFound, BadRequest, InvalidId, NotFound, PayloadTooLarge
 from ..ids import validate_uuid
 from .inputs import MAX_SAFE_INT, invalid, loads
 
@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 
 def server() -> AgentServer:
     return cast("AgentServer", current_app.config["ELIZA_SERVER"])
+
+
+def missing_agent_is_not_found(error: AgentNotFound) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """An unknown agent as the original's agents routes answer it: 404 `NOT_FOUND` (clients
+    compare the code). The sessions API and the plugin routes keep `AGENT_NOT_FOUND`."""
+    answer = NotFound(error.message, details=error.details, headers=error.headers)
+    return answer.to_dict(), answer.status, answer.headers
+
+
+def answer_missing_agent_as_not_found(*blueprints: Blueprint) -> None:
+    """Every route of these blueprints answers an unknown agent 404 `NOT_FOUND`. Called when
+    the blueprints are defined: a blueprint takes no handler once registered."""
+    for blueprint in blueprints:
+        blueprint.register_error_handler(AgentNotFound, missing_agent_is_not_found)
 
 
 def ok(data: Any, status: int = 200) -> tuple[dict[str, Any], int]:

@@ -90,6 +90,7 @@ class Contract:
     multipart: Multipart | None = None
     description: str = ""
     answers: Mapping[str, Mapping[str, Any]] | None = None  # media type -> schema
+    errors: Mapping[int, str] = field(default_factory=dict)  # status -> its codes and when
 
     @property
     def body(self) -> Spec | None:
@@ -103,17 +104,21 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
             status: int = 200, error_code: str | None = None,
             body_after_lookup: bool = False, path: Mapping[str, Spec] | None = None,
             multipart: Multipart | None = None, description: str = "",
-            answers: Mapping[str, Mapping[str, Any]] | None = None) -> Callable[[F], F]:
+            answers: Mapping[str, Mapping[str, Any]] | None = None,
+            errors: Mapping[int, str] | None = None) -> Callable[[F], F]:
     """Declare a route's inputs; the returned handler checks path ids and query first.
 
     `error_code`: the code of the route's 400s for bad fields (else BAD_REQUEST or
     INVALID_ID). `body_after_lookup`: `json_body()` only parses; the handler calls
     `check_body` after its look-up. `path`: schemas of path parameters the handler checks
     itself (published only; a known id named here is left to the handler too, e.g. one
-    whose refusal must close the connection). `multipart`: an upload body."""
+    whose refusal must close the connection). `multipart`: an upload body. `errors`: the
+    refusals particular to the route, by status (its codes and when), published besides
+    the generic 4XX."""
     contract = Contract(summary, (tags,) if isinstance(tags, str) else tags,
                         dict(query or {}), body, status, error_code, body_after_lookup,
-                        dict(path or {}), multipart, description, answers)
+                        dict(path or {}), multipart, description, answers,
+                        dict(errors or {}))
 
     def wrap(handler: F) -> F:
         @functools.wraps(handler)
@@ -268,6 +273,9 @@ def _operation(contract: Contract, rule: str, method: str,
         "responses": {
             str(contract.status): {"description": "success", "content": {
                 media: {"schema": dict(schema)} for media, schema in answers.items()}},
+            **{str(status): {"description": text,
+                             "content": {"application/json": {"schema": ref}}}
+               for status, text in sorted(contract.errors.items())},
             "4XX": {"description": "refused", "content": {"application/json": {"schema": ref}}},
             "500": {"description": "a bug (details.errorId is in the log)",
                     "content": {"application/json": {"schema": ref}}},

@@ -1,10 +1,9 @@
 """Checks for the dangerous routes: those that can stop the server or read and write its
 `.env`. They refuse a browser request from a page of another origin (even a GET: the `.env`
-holds secrets), and answer only local clients while auth is off."""
+holds secrets), and answer only local clients while auth is off (behind a proxy on this
+machine: only when the proxy is trusted and relays a local client)."""
 
 from __future__ import annotations
-
-import ipaddress
 
 from quart import current_app, request
 
@@ -12,26 +11,18 @@ from ..errors import Forbidden
 from .common import server
 
 
-def is_loopback(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def require_trusted_client() -> None:
     """A browser on this machine is a loopback client, so the Origin check comes first
     (the middleware made it already for state-changing methods; a GET needs it here). With
     auth off, only loopback clients may go on; with auth on, the API key (checked for every
     /api route) is what admits a client."""
-    refused = current_app.config["ELIZA_SECURITY"].origin_refusal(request.headers)
+    security = current_app.config["ELIZA_SECURITY"]
+    refused = security.origin_refusal(request.headers)
     if refused is not None:
         raise refused
     if server().settings.auth_token:
         return
-    if not is_loopback(request.remote_addr):
+    if not security.is_local_client(request.remote_addr, request.headers):
         raise Forbidden(
             "This route answers only local clients while ELIZA_SERVER_AUTH_TOKEN is unset"
         )

@@ -11,9 +11,16 @@ from typing import TYPE_CHECKING, Any, cast
 import trio
 from quart import Blueprint, Response, current_app, request, send_file
 
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden
+from ..media.files import file_id
 from ..media.types import MEDIA_MIME_TYPES, content_type_for, media_kind
-from ..media.uploads import SavedUpload, UploadPolicy, receive_upload, safe_dir
+from ..media.uploads import (
+    SavedUpload,
+    UploadPolicy,
+    missing_file,
+    receive_upload,
+    safe_dir,
+)
 from .common import server
 from .contract import Multipart, declare
 
@@ -27,62 +34,71 @@ bp = Blueprint("media", __name__)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()+-]{0,254}$")
 
 
-def _rate_limit() -> None:
+async def rate_limit_files() -> None:
     """The upload and file-operation limiters, per client IP."""
     security = cast("Security | None", current_app.config.get("ELIZA_SECURITY"))
-    if security is None or not security.settings.rate_limits_enabled:
-        return
-    client = request.remote_addr or "unknown"
-    security.upload_limiter.hit(client)
-    security.file_limiter.hit(client)
+    if security is not None:
+        await security.hit_file_limits(request.remote_addr, request.headers)
 
 
 async def _receive(base: Path, entity_id: str, what: str) -> SavedUpload:
     target = safe_dir(base, entity_id, what)
-    _rate_limit()
+    await rate_limit_files()
     policy = UploadPolicy(MEDIA_MIME_TYPES, server().settings.max_upload_bytes)
     return await receive_upload(request.body, request.headers.get("Content-Type"),
                                 request.content_length, target, policy)
 
 
 UPLOAD = Multipart(MEDIA_MIME_TYPES, file="the media file")
-_STORED = ("Answers {url, type, filename, originalName, size}; the file is stored under a "
-           "new name and served at the returned url. Uploads are rate limited per client.")
+_STORED = ("Answers {id, url, type, filename, originalName, size}; the file is stored under "
+           "a new name and served at the returned url, and at /api/media/files/{id}. Uploads "
+           "are rate limited per client.")
 
 
-def _answer(saved: SavedUpload, url: str, kind: str) -> tuple[dict[str, Any], int]:
+def _answer(saved: SavedUpload, url: str, kind: str, file_id: str
+            ) -> tuple[dict[str, Any], int]:
     return {"success": True, "data": {
-        "url": url, "type": kind, "filename": saved.filename,
+        "id": file_id, "url": url, "type": kind, "filename": saved.filename,
         "originalName": saved.original_name, "size": saved.size,
     }}, 200
 
 
 @bp.post("/api/media/agents/<agent_id>/upload-media")
+@bp.post("/api/media/agents/<agent_id>/upload")
 @declare("Upload a file for an agent", tags="media", multipart=UPLOAD, description=_STORED)
 async def upload_agent_media(agent_id: str) -> Any:
     saved = await _receive(server().settings.uploads_agents_dir, agent_id, "agent")
     return _answer(saved, f"/media/uploads/agents/{agent_id}/{saved.filename}",
-                   media_kind(saved.mime))
+                   media_kind(saved.mime), file_id("agent", agent_id, saved.filename))
 
 
 @bp.post("/api/media/channels/<channel_id>/upload-media")
+@bp.post("/api/media/channels/<channel_id>/upload")
 @bp.post("/api/messaging/channels/<channel_id>/upload-media")
 @bp.post("/api/messaging/central-channels/<channel_id>/upload-media")
 @declare("Upload a file to a channel", tags="media", multipart=UPLOAD, description=_STORED)
 async def upload_channel_media(channel_id: str) -> Any:
     saved = await _receive(server().settings.uploads_channels_dir, channel_id, "channel")
-    return _answer(saved, f"/media/uploads/channels/{channel_id}/{saved.filename}", saved.mime)
+    return _answer(saved, f"/media/uploads/channels/{channel_id}/{saved.filename}", saved.mime,
+                   file_id("channel", channel_id, saved.filename))
 
 
-async def _serve(base: Path, entity_id: str, filename: str, what: str) -> Response:
+def media_path(base: Path, entity_id: str, filename: str, what: str) -> Path:
+    """`base/<entity_id>/<filename>`, for a UUID id and an ordinary file name only, and
+    only if it resolves inside that directory (no traversal, no symlink out)."""
     directory = safe_dir(base, entity_id, what)
     if not _SAFE_NAME.match(filename) or ".." in filename:
         raise BadRequest("Invalid filename", code="INVALID_FILENAME")
     path = (directory / filename).resolve()
     if path.parent != directory:
         raise Forbidden("Access denied")
+    return path
+
+
+async def serve_media(base: Path, entity_id: str, filename: str, what: str) -> Response:
+    path = media_path(base, entity_id, filename, what)
     if not await trio.Path(path).is_file():
-        raise NotFound("File not found")
+        raise missing_file(server().settings.cluster.shared)
     content_type = content_type_for(filename)
     response = await send_file(path, mimetype=content_type, conditional=True)
     # Werkzeug appends a charset to every text/* mimetype, even one that has its own.
@@ -93,14 +109,15 @@ async def _serve(base: Path, entity_id: str, filename: str, what: str) -> Respon
 
 @bp.get("/media/uploads/agents/<agent_id>/<filename>")
 async def serve_agent_upload(agent_id: str, filename: str) -> Response:
-    return await _serve(server().settings.uploads_agents_dir, agent_id, filename, "agent")
+    return await serve_media(server().settings.uploads_agents_dir, agent_id, filename, "agent")
 
 
 @bp.get("/media/uploads/channels/<channel_id>/<filename>")
 async def serve_channel_upload(channel_id: str, filename: str) -> Response:
-    return await _serve(server().settings.uploads_channels_dir, channel_id, filename, "channel")
+    return await serve_media(server().settings.uploads_channels_dir, channel_id, filename,
+                             "channel")
 
 
 @bp.get("/media/generated/<agent_id>/<filename>")
 async def serve_generated(agent_id: str, filename: str) -> Response:
-    return await _serve(server().settings.generated_dir, agent_id, filename, "agent")
+    return await serve_media(server().settings.generated_dir, agent_id, filename, "agent")

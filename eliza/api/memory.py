@@ -43,6 +43,7 @@ MEMORY_PATCH: dict[str, Spec] = {
 ROOM: dict[str, Spec] = {
     "name": NAME, "source": Text(max_chars=100, nullable=True),
     "type": Text(max_chars=100, nullable=True), "serverId": Text(max_chars=100, nullable=True),
+    "messageServerId": Text(max_chars=100, nullable=True),  # 1.7's name of `serverId`
     "channelId": Uuid(nullable=True),
 }
 groups = Blueprint("memory_groups", __name__, url_prefix="/api/memory/groups")
@@ -160,7 +161,8 @@ async def create_room(agent_id: str) -> Any:
         agent_id, room_id=ids.create_unique_uuid(agent_id, f"room-{now_ms()}"),
         name=fields["name"], source=fields.get("source") or "client",
         type_=fields.get("type") or "DM",
-        server_id=fields.get("serverId") or ids.DEFAULT_SERVER_ID,
+        server_id=(fields.get("messageServerId") or fields.get("serverId")
+                   or ids.DEFAULT_SERVER_ID),
         world_id=ids.validate_uuid(body.get("worldId")), metadata=_metadata(body),
         channel_id=fields.get("channelId"))
     return ok(room, 201)
@@ -191,14 +193,14 @@ def _group_agents(body: dict[str, Any]) -> list[Any]:
     return agent_ids
 
 
-@groups.post("/<server_id>")
-@declare("Create a group memory space (a room per agent)", tags="memory", status=201,
-         body=Obj(fields={"agentIds": Array(items=Text()), "name": NAME,
-                          "source": Text(max_chars=100), "worldId": Text(),
-                          "metadata": METADATA}))
-async def create_group(server_id: str) -> Any:
-    server_id = uuid_param(server_id, "server")
-    body = await json_body()
+GROUP: dict[str, Spec] = {"agentIds": Array(items=Text()), "name": NAME,
+                          "source": Text(max_chars=100), "worldId": Text(), "metadata": METADATA}
+
+
+async def create_group_rooms(server_id: str, body: dict[str, Any]
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A room of the group for each of the body's agents: the rooms made, and an error
+    for each agent that has none."""
     fields = pick(body, {"name": NAME, "source": Text(max_chars=100)})
     agent_ids = _group_agents(body)
     if not agent_ids:
@@ -219,13 +221,27 @@ async def create_group(server_id: str) -> Any:
             code = "NOT_FOUND" if exc.status == 404 else exc.code
             errors.append({"agentId": raw, "code": code, "message": exc.message,
                            "details": exc.details})
+    return rooms, errors
+
+
+def group_answer(data: Any, errors: list[dict[str, Any]], made: bool) -> Any:
+    """201 when every agent has its room, 207 when some do, 500 when none does."""
     if not errors:
-        return ok(rooms, 201)
-    if rooms:
-        return {"success": False, "data": rooms, "errors": errors}, 207
+        return ok(data, 201)
+    if made:
+        return {"success": False, "data": data, "errors": errors}, 207
     return {"success": False, "errors": errors,
             "error": {"code": "CREATE_ERROR", "message": "No group memory space was created",
                       "details": errors}}, 500
+
+
+@groups.post("/<server_id>")
+@declare("Create a group memory space (a room per agent)", tags="memory", status=201,
+         body=Obj(fields=GROUP))
+async def create_group(server_id: str) -> Any:
+    server_id = uuid_param(server_id, "server")
+    rooms, errors = await create_group_rooms(server_id, await json_body())
+    return group_answer(rooms, errors, bool(rooms))
 
 
 @groups.delete("/<server_id>")

@@ -52,6 +52,11 @@ def make_blueprint(prefix: str, name: str) -> Blueprint:
         )
         return ok({"server": created}, 201)
 
+    @bp.get("/<server_id>")
+    @declare("One message server (404 when unknown)", tags="message servers")
+    async def get_server(server_id: str) -> Any:
+        return ok({"server": await server().messaging.get_server(server_id)})
+
     @bp.delete("/<server_id>")
     @declare("Delete a message server", tags="message servers", status=204)
     async def delete_server(server_id: str) -> Any:

@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
 from werkzeug.routing import Map, Rule
 
-from ..errors import ApiError, InvalidId, NotFound, Unauthorized
+from ..errors import AgentNotFound, ApiError, InvalidId, NotFound, Unauthorized
 from ..ids import validate_uuid
 from ..plugin_api import HTTP_METHODS, Panel, Route
 from ..plugins import is_builtin
@@ -58,6 +58,9 @@ RESERVED_ROOT = frozenset({
     "chat", "settings", "agents", "profile", "dashboard", "login", "register", "admin", "home",
     "about",
 })
+# `/api/<name>` domains the core only holds a place for (eliza/api/tee.py answers 501): a
+# plugin of that name serves them instead.
+LEFT_TO_PLUGINS = frozenset({"tee"})
 _ELIZAOS_PARAM = re.compile(r"(?<=/):([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -119,6 +122,7 @@ def build_router(app: Quart, srv: AgentServer) -> PluginRouter:
             reserved_root.add(parts[1])
         if parts[1:2] == ["api"] and len(parts) > 2 and not parts[2].startswith("<"):
             reserved_api.add(parts[2])
+    reserved_api -= LEFT_TO_PLUGINS
     global_names = set()
     for name in plugins:
         if name in reserved_api or name in reserved_root:
@@ -242,7 +246,10 @@ async def agent_panels(agent_id: str) -> Any:
     opened as is)."""
     srv = server()
     agent_id = uuid_param(agent_id)
-    record = srv.agents.get(agent_id)
+    try:
+        record = srv.agents.get(agent_id)
+    except AgentNotFound as missing:  # an agents route: 404 NOT_FOUND, as the original
+        raise NotFound(missing.message) from None
     runtime = srv.agents.runtime(agent_id)
     enabled = (runtime.enabled_plugins if runtime is not None
                else srv.enabled_plugins(srv.secrets.decrypt_character(record.character)))

@@ -69,7 +69,7 @@ SEARCH: dict[str, Spec] = {
 }
 
 
-def _query_of(body: dict[str, Any]) -> recall.Query:
+def search_query(body: dict[str, Any]) -> recall.Query:
     mode = body.get("mode")
     if mode is None and isinstance(body.get("semantic"), bool):  # older clients' flag
         mode = "semantic" if body["semantic"] else "text"
@@ -115,7 +115,7 @@ def _optional_id(body: dict[str, Any], key: str) -> str | None:
 async def search_memories(agent_id: str) -> Any:
     agent_id = uuid_param(agent_id)
     body = await json_body()
-    query = _query_of(body)
+    query = search_query(body)
     channel_id = _optional_id(body, "channelId")
     room_id = _optional_id(body, "roomId")
     table = Text(nullable=True, max_chars=100).check(body.get("tableName"), "tableName")
@@ -134,7 +134,7 @@ async def search_memories(agent_id: str) -> Any:
     **SEARCH, "authorId": OPTIONAL_ID, "from": TIME, "to": TIME}, required=("query",)))
 async def search_messages() -> Any:
     body = await json_body()
-    query = _query_of(body)
+    query = search_query(body)
     where = sq.MessageFilter(
         channel_id=_optional_id(body, "channelId"),
         author_id=_optional_id(body, "authorId"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from quart import Blueprint, request
+import trio
+from quart import Blueprint, Response, request
 
-from .. import __version__
+from .. import __version__, metrics
 from ..clock import now_ms
 from ..logs import LEVELS, LogEntry
 from .common import json_body, server
@@ -123,6 +124,19 @@ async def debug_servers() -> Any:
     servers = await server().messaging.list_servers()
     return {"success": True, "servers": servers, "count": len(servers), "data": {
         "servers": servers, "count": len(servers)}}
+
+
+@bp.get("/debug/metrics")
+@declare("Metrics in the Prometheus text format (all workers of this host)", tags="server",
+         answers={metrics.CONTENT_TYPE: {"type": "string"}},
+         description="Requests by route and status with their latency, agent turns, model "
+                     "calls and their latency, open sockets, bus delivery lag and store "
+                     "latency. Under several workers, any worker answers for all of them; "
+                     "scrape each host on its own.")
+async def debug_metrics() -> Any:
+    # Reads every worker's metrics file: off the event loop.
+    body = await trio.to_thread.run_sync(metrics.exposition)
+    return Response(body, content_type=metrics.CONTENT_TYPE)
 
 
 def _int(value: Any, default: int) -> int:

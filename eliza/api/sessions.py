@@ -11,7 +11,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from ..errors import BadRequest
+from ..errors import AgentTurnFailed, BadRequest
 from ..sessions.errors import SessionValidationError
 from ..sessions.service import MAX_METADATA_CHARS, SessionService, simplify
 from ..sessions.transports import TRANSPORTS, sse_stream, transport_of, wait_for_agent
@@ -154,8 +154,12 @@ async def send_message(session_id: str) -> Any:
                 answer["agentResponseReason"] = "The session's agent is not running"
             else:
                 # (a replayed message may have been answered before: look in the store)
-                answer["agentResponse"] = await wait_for_agent(
-                    service, row, message["id"], watching if posted.created else None)
+                try:
+                    answer["agentResponse"] = await wait_for_agent(
+                        service, row, message["id"], watching if posted.created else None)
+                except AgentTurnFailed as failed:  # stored, but the agent could not answer
+                    answer.update(agentResponse=None, agentResponseReason=failed.message,
+                                  agentError=failed.to_dict()["error"])
     else:
         posted = await service.post(row, content, attachments, metadata)
         message = posted.message

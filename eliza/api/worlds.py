@@ -33,6 +33,7 @@ async def list_worlds() -> Any:
 @declare("Create a world for the agent (or add it to one)", tags="worlds", status=201,
          body=Obj(fields={"name": Text(max_chars="max_name_chars", nullable=True),
                           "serverId": Text(max_chars=200, nullable=True),
+                          "messageServerId": Text(max_chars=200, nullable=True),
                           "worldId": Uuid(nullable=True), "metadata": Obj(nullable=True)}))
 async def create_world(agent_id: str) -> Any:
     """`{name, serverId?, metadata?}` as the original, or the api-client's `{worldId}`
@@ -41,7 +42,8 @@ async def create_world(agent_id: str) -> Any:
     body = await json_body()
     metadata = _object(body, "metadata")
     name = Text(max_chars="max_name_chars", nullable=True).check(body.get("name"), "name")
-    server_id = Text(max_chars=200, nullable=True).check(body.get("serverId"), "serverId")
+    server_key = "messageServerId" if body.get("messageServerId") is not None else "serverId"
+    server_id = Text(max_chars=200, nullable=True).check(body.get(server_key), server_key)
     raw_world = body.get("worldId")
     if raw_world is not None:
         world_id = Uuid().check(raw_world, "worldId")

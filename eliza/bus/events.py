@@ -87,9 +87,16 @@ class ServerAgentUpdate(Event):
 
 @dataclass(frozen=True)
 class MessageComplete(Event):
+    """An agent is done with a channel for now. When its turn failed, `error` says why
+    (for the person chatting), with the agent and the message it could not answer."""
+
     name: ClassVar[str] = "message_complete"
     channel_id: str
     message_server_id: str
+    agent_id: str | None = None
+    agent_name: str | None = None
+    in_reply_to: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,49 @@ class MessageStreamChunk(Event):
     in_reply_to: str | None = None  # the message being answered
 
 
+# -- the deployment's own events (never seen by plugins or Socket.IO clients) ---------------
+
+
+@dataclass(frozen=True)
+class AgentChanged(Event):
+    """An agent was created, updated, deleted, started or stopped on some worker: every
+    worker reloads its record, and the one running it (or the one to run it) acts."""
+
+    name: ClassVar[str] = "eliza:agent_changed"
+    agent_id: str
+    change: str  # created | updated | deleted | started | stopped
+    worker_id: str = ""  # the worker that changed it
+
+
+@dataclass(frozen=True)
+class LeaseReleased(Event):
+    """A worker gave up a lease (an agent handed over between two turns, or a job): the
+    others may take it now instead of waiting for it to expire."""
+
+    name: ClassVar[str] = "eliza:lease_released"
+    lease: str
+    holder: str
+
+
+@dataclass(frozen=True)
+class WorkerJoined(Event):
+    """A worker started serving: the others rebalance their agents towards it."""
+
+    name: ClassVar[str] = "eliza:worker_joined"
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class LogRecords(Event):
+    """Log entries of one worker (as `/api/server/logs` shows them), batched, for the log
+    buffer and the log stream of every other worker."""
+
+    name: ClassVar[str] = "eliza:log_records"
+    worker_id: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    cleared: bool = False  # the buffer was cleared (`DELETE /api/server/logs`): clear too
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     NewMessage,
     MessageDeleted,
@@ -113,7 +163,12 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MessageComplete,
     MessageStreamChunk,
 )
+# What plugins and `subscribe(None)` see: the ElizaOS events.
 EVENT_NAMES: frozenset[str] = frozenset(t.name for t in EVENT_TYPES)
+CONTROL_TYPES: tuple[type[Event], ...] = (AgentChanged, LeaseReleased, WorkerJoined, LogRecords)
+CONTROL_NAMES: frozenset[str] = frozenset(t.name for t in CONTROL_TYPES)
+# Every event a subscription may name, by name (how a shared bus decodes what it receives).
+ALL_EVENT_TYPES: dict[str, type[Event]] = {t.name: t for t in (*EVENT_TYPES, *CONTROL_TYPES)}
 # What an agent runtime's inbox asks for: the events its turn handler acts on.
 AGENT_EVENTS: frozenset[str] = frozenset(
     {NewMessage.name, MessageDeleted.name, ChannelCleared.name, ChannelDeleted.name}

@@ -16,12 +16,14 @@ without a route, reaches every subscription that asked for its name.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from functools import partial
 from types import TracebackType
 
 import trio
 
-from .events import EVENT_NAMES, Event, NewMessage
+from .events import ALL_EVENT_TYPES, EVENT_NAMES, Event, NewMessage
+from .transport import SqlTransaction
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,9 @@ class InProcessBus:
     def __init__(self) -> None:
         # Ordered sets (dicts), so unsubscribing is O(1) and delivery keeps subscribe order.
         self._subscriptions: dict[LocalSubscription, None] = {}
-        self._open: dict[str, dict[LocalSubscription, None]] = {n: {} for n in EVENT_NAMES}
-        self._addressed: dict[str, dict[LocalSubscription, None]] = {n: {} for n in EVENT_NAMES}
+        self._open: dict[str, dict[LocalSubscription, None]] = {n: {} for n in ALL_EVENT_TYPES}
+        self._addressed: dict[str, dict[LocalSubscription, None]] = {
+            n: {} for n in ALL_EVENT_TYPES}
         self._by_address: dict[str, dict[LocalSubscription, None]] = {}
         self.published = 0
         self.routed = 0  # NewMessages delivered by route, not to every subscription
@@ -102,10 +105,11 @@ class InProcessBus:
         capacity: int = 1024,
         address: str | None = None,
     ) -> LocalSubscription:
-        """A bounded subscription to `events` (all when None). With `address` (an agent id),
-        a routed `NewMessage` reaches it only when the route names that address."""
+        """A bounded subscription to `events` (every ElizaOS event when None; the
+        deployment's own events only by name). With `address` (an agent id), a routed
+        `NewMessage` reaches it only when the route names that address."""
         chosen = EVENT_NAMES if events is None else frozenset(events)
-        unknown = chosen - EVENT_NAMES
+        unknown = chosen - ALL_EVENT_TYPES.keys()
         if unknown:
             raise ValueError(f"unknown bus events: {sorted(unknown)}")
         sub = LocalSubscription(self, name, chosen, capacity, address)
@@ -146,6 +150,27 @@ class InProcessBus:
     def addresses(self) -> list[str]:
         """The addresses (agent ids) that have a subscription now."""
         return list(self._by_address)
+
+    def cut_off_addressed(self) -> int:
+        """End every addressed subscription as if it had fallen behind (`overflowed`), so
+        its owner catches up from the store; returns how many ended."""
+        subs = [sub for subs in self._by_address.values() for sub in subs]
+        for sub in subs:
+            sub.overflowed = True
+            sub.close()
+        return len(subs)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Nothing to connect within one process: started at once."""
+        task_status.started()
+
+    def stage(self, db: SqlTransaction, event: Event) -> Callable[[], None]:
+        """Nothing to send inside the transaction: the caller publishes after commit."""
+        return partial(self.publish, event)
+
+    def on_gap(self, handler: Callable[[int], Awaitable[None]]) -> None:
+        """Within one process no event is ever missed: `handler` never runs."""
 
     def statistics(self) -> dict[str, int]:
         return {"subscribers": len(self._subscriptions), "published": self.published,

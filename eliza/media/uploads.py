@@ -31,6 +31,7 @@ from ..errors import (
     BadRequest,
     InsufficientStorage,
     InvalidId,
+    NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
@@ -46,6 +47,9 @@ _WHAT = "the uploads directory"
 # Writes are batched so a 50 MB file costs a few hundred thread hops, not thousands.
 WRITE_BATCH = 256 * 1024
 MAX_FILENAME = 255
+# A partial upload not written to for this long (seconds) is no longer being received: a
+# stalled body is cut off long before (ELIZA_BODY_TIMEOUT).
+PARTIAL_UPLOAD_MAX_AGE = 3600.0
 _BAD_NAME_PARTS = ("..", "/", "\\", "\x00")
 
 
@@ -84,6 +88,19 @@ def safe_dir(base: Path, entity_id: str, what: str) -> Path:
     if target.parent != root:
         raise InvalidId(f"Invalid {what} ID format")
     return target
+
+
+def missing_file(shared: bool) -> NotFound:
+    """The 404 for a media file this server does not have. In a deployment of several
+    hosts the likely cause is that another host stored it in an uploads directory this host
+    does not see."""
+    if not shared:
+        return NotFound("File not found")
+    return NotFound(
+        "File not found on this host. If another host of this deployment stored it, this"
+        " host does not see the shared uploads directory: set ELIZA_UPLOADS_DIR on every"
+        " host to one directory they all share (NFS or similar)",
+        details={"setting": "ELIZA_UPLOADS_DIR"})
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -283,15 +300,22 @@ def storage_fault(exc: BaseException) -> InsufficientStorage | None:
     return None
 
 
-def sweep_partial_uploads(*roots: Path) -> tuple[int, int]:
-    """Remove the partial uploads a killed server left under `roots`; (files, bytes).
-    Run it only while holding the data directory's lock: another server's uploads in
-    progress look the same."""
+def sweep_partial_uploads(*roots: Path, older_than: float = 0.0) -> tuple[int, int]:
+    """Remove the partial uploads a killed server left under `roots`, those last written
+    more than `older_than` seconds ago; (files, bytes). A server alone with its uploads
+    directory (holding the data directory's lock) removes them all; where other servers
+    may be receiving uploads into the same directory (a shared ELIZA_UPLOADS_DIR, workers
+    on PostgreSQL), pass `PARTIAL_UPLOAD_MAX_AGE`: their uploads in progress look the same,
+    but are written to far more often than that."""
     count = size = 0
+    before = time.time() - older_than
     for root in roots:
         for path in root.glob(f"*/{PART_GLOB}"):
             try:
-                length = path.stat().st_size
+                stat = path.stat()
+                if older_than and stat.st_mtime > before:
+                    continue
+                length = stat.st_size
                 path.unlink()
             except FileNotFoundError:
                 continue

@@ -24,13 +24,13 @@ class ActivityService:
                         count: int, offset: int, exclude: list[str]) -> list[dict[str, Any]]:
         """The agent's log rows, newest first; the agent must be running, as in the
         original."""
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         return await self.store.read(
             lambda db: mq.list_logs(db, agent_id, room_id=room_id, type_=type_, count=count,
                                     offset=offset, exclude=exclude))
 
     async def delete_log(self, agent_id: str, log_id: str) -> None:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         if not await self.store.write(mq.delete_log, agent_id, log_id):
             raise NotFound("Log not found")
 

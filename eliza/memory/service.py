@@ -1,7 +1,7 @@
 """MemoryService: an agent's memories, rooms and worlds, and the group memory spaces.
 
 Routes scoped to one agent need it running, as in the original ElizaOS server (404
-`AGENT_NOT_RUNNING` otherwise); the registry's `require_runtime` is that check.
+`AGENT_NOT_RUNNING` otherwise); the registry's `require_running` is that check.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..clock import now_ms
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import AgentNotFound, BadRequest, Conflict, NotFound
 from ..store import agent_memory as am
 from ..store import memory_queries as mq
 
@@ -33,14 +33,14 @@ class MemoryService:
 
     async def list_memories(self, agent_id: str, table: str, room_id: str | None,
                             include_embedding: bool) -> list[dict[str, Any]]:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         return await self.store.read(mq.list_memories, agent_id, table, room_id,
                                      include_embedding)
 
     async def room_memories(self, agent_id: str, room_id: str, table: str, *, limit: int,
                             before: int | None, include_embedding: bool
                             ) -> list[dict[str, Any]]:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         return await self.store.read(
             mq.room_memories, agent_id, room_id, table, limit,
             now_ms() + 1 if before is None else before, include_embedding)
@@ -50,7 +50,7 @@ class MemoryService:
                       ) -> AsyncIterator[list[dict[str, Any]]]:
         """`list_memories` (no `limit`) or `room_memories` in batches, read a page at a time so
         that no listing is held whole. The agent is checked now, before the first batch."""
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
 
         async def batches() -> AsyncIterator[list[dict[str, Any]]]:
             below: tuple[int, int] | None = None
@@ -70,7 +70,7 @@ class MemoryService:
         return batches()
 
     async def update_memory(self, agent_id: str, memory_id: str, patch: dict[str, Any]) -> None:
-        runtime = self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         # Every turn reads a memory's content as an object: anything else would break them.
         for key in ("content", "metadata"):
             if key in patch and not isinstance(patch[key], dict):
@@ -82,20 +82,23 @@ class MemoryService:
                              details={"field": "roomId", "problem": "names no room"})
         if not updated:
             raise NotFound("Memory not found")
-        if runtime.embeddings is not None:
-            runtime.embeddings.wake()  # an edited text is owed a new vector
+        runtime = self.agents.runtime(agent_id)
+        if runtime is not None and runtime.embeddings is not None:
+            # An edited text is owed a new vector (a worker running the agent elsewhere
+            # finds it queued in the store on its next look).
+            runtime.embeddings.wake()
 
     async def clear_memories(self, agent_id: str) -> int:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         return await self.store.write(mq.delete_all_memories, agent_id)
 
     async def clear_room_memories(self, agent_id: str, room_id: str) -> None:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         await self.store.write(mq.delete_room_memories_of_types, agent_id, room_id,
                                ROOM_CLEAR_TYPES)
 
     async def delete_memory(self, agent_id: str, memory_id: str) -> None:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         if not await self.store.write(am.delete_memory, agent_id, memory_id):
             raise NotFound("Memory not found")
 
@@ -105,7 +108,7 @@ class MemoryService:
                           type_: str, server_id: str, world_id: str | None,
                           metadata: dict[str, Any], channel_id: Any) -> dict[str, Any]:
         """Store a room of the agent (and its world), with the agent FOLLOWING it."""
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         now = now_ms()
         room = {
             "id": room_id, "agent_id": agent_id, "source": source, "type": type_,
@@ -116,11 +119,11 @@ class MemoryService:
         return await self.store.write(_store_room, room)
 
     async def list_rooms(self, agent_id: str) -> list[dict[str, Any]]:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         return await self.store.read(mq.list_rooms, agent_id)
 
     async def get_room(self, agent_id: str, room_id: str) -> dict[str, Any]:
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
         room = await self.store.read(mq.get_room, agent_id, room_id)
         if room is None:
             raise NotFound("Room not found")
@@ -149,12 +152,12 @@ class MemoryService:
         """The worlds of the running agents."""
         running = self.running_agents()
         if not running:
-            raise NotFound("No active agents found to get worlds", code="AGENT_NOT_FOUND")
+            raise AgentNotFound("No active agents found to get worlds")
         return await self.store.read(mq.worlds_of, running)
 
     async def create_world(self, agent_id: str, world: dict[str, Any]) -> dict[str, Any]:
         """Create the world for the agent, or return it when the agent already has it."""
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
 
         def create(db: Transaction) -> dict[str, Any] | None:
             existing = mq.get_world(db, world["id"])
@@ -172,7 +175,7 @@ class MemoryService:
                            metadata: dict[str, Any], settings: dict[str, Any]
                            ) -> dict[str, Any]:
         """Rename; shallow-merge `metadata`, and `settings` into `metadata.settings`."""
-        self.agents.require_runtime(agent_id)
+        self.agents.require_running(agent_id)
 
         def update(db: Transaction) -> dict[str, Any] | None:
             world = mq.get_world(db, world_id)

@@ -260,6 +260,12 @@ class ChannelOps:
     async def list_servers(self) -> list[dict[str, Any]]:
         return await self.store.read(all_servers)
 
+    async def get_server(self, server_id: str) -> dict[str, Any]:
+        found = await self.store.read(sq.get_server, _uuid(server_id, "serverId"))
+        if found is None:
+            raise NotFound("Message server not found")
+        return found
+
     async def create_server(
         self, *, name: str, source_type: str, source_id: str | None = None,
         metadata: dict[str, Any] | None = None, server_id: str | None = None,

@@ -29,7 +29,7 @@ from ..bus import (
     message_struct,
 )
 from ..clock import now_ms
-from ..errors import BadRequest, ChannelNotFound, InvalidId, NotFound
+from ..errors import AgentTurnFailed, BadRequest, ChannelNotFound, InvalidId, NotFound
 from ..media.urls import attachments_to_urls
 from ..store import message_servers as sq
 from ..store import messaging as mq
@@ -38,12 +38,14 @@ from .channels import ChannelOps, auto_channel
 from .shapes import message_json
 
 if TYPE_CHECKING:
-    from ..runtime.ports import AgentDirectory, ReplyRecorder
+    from ..runtime.ports import AgentDirectory, ReplyRecorder, TurnFailure
     from ..settings import Settings
     from ..store import Store
 
 
 REPLY_WATCH = 256  # bus events a reply waiter buffers before it is cut off and resubscribes
+# A reply, or the news that the agent's turn failed.
+REPLY_EVENTS = frozenset({NewMessage.name, MessageComplete.name})
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class MessagingService(ChannelOps):
         self.bus = bus
         self.settings = settings
         self.agents = agents
+        # Reply waits listening now: after a bus gap they look in the store again.
+        self._waiting: set[Subscription] = set()
+        bus.on_gap(self._recheck_waits)
         # Commit order and publish order must agree, so agents see a channel's messages in
         # the order they are stored; the store serialises writes anyway, so this costs little.
         self._order = trio.Lock()
@@ -153,7 +158,8 @@ class MessagingService(ChannelOps):
         # starts), recorded in the transaction that stores it, and it is routed to them.
         known: set[str] = set()
 
-        def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
+        def write(db: Any) -> tuple[dict[str, Any], dict[str, Any], bool, list[str],
+                                     Callable[[], None] | None]:
             channel = mq.get_channel(db, channel_id)
             if channel is None:
                 if not create_channel:
@@ -170,22 +176,26 @@ class MessagingService(ChannelOps):
             if also is not None:
                 also(db, stored)
             owing: list[str] = []
+            publish = None
             if created:
                 owing = mq.channel_agents(db, channel_id, channel["message_server_id"], known)
                 owed.owe(db, stored["id"], stored["created_at"], owing)
-            return channel, stored, created, owing
+                # Sent in this transaction where the bus can (a PostgreSQL NOTIFY is
+                # delivered at COMMIT, with the row visible): never lost after the commit.
+                publish = self.bus.stage(db, NewMessage(
+                    message_struct(stored, channel["message_server_id"]),
+                    route=MessageRoute(frozenset(owing), channel), origin=origin))
+            return channel, stored, created, owing, publish
 
         async with self._order:
             known.update(self.agents.agent_ids())
             known.discard(author_id)
-            channel, stored, created, owing = await self.store.write(write)
+            channel, stored, created, owing, publish = await self.store.write(write)
             struct = message_struct(stored, channel["message_server_id"])
-            running = set(self.bus.addresses())
-            if created:
-                route = MessageRoute(frozenset(owing), channel)
-                self.bus.publish(NewMessage(struct, route=route, origin=origin))
+            if publish is not None:
+                publish()
         return Posted(message_json(stored, channel["message_server_id"]), struct, created,
-                      channel, frozenset(a for a in owing if a in running))
+                      channel, frozenset(a for a in owing if self.agents.is_running(a)))
 
     def _with_media_urls(self, holder: dict[str, Any]) -> dict[str, Any]:
         """Attachments that are paths of stored media become their `/media/...` URLs
@@ -196,6 +206,12 @@ class MessagingService(ChannelOps):
         return holder
 
     # -- reading ------------------------------------------------------------------------
+
+    async def messages_since(self, since_ms: int, limit: int) -> list[dict[str, Any]]:
+        """The bus structures of the messages stored from `since_ms` on, oldest first (what
+        a worker replays after its bus missed events)."""
+        rows = await self.store.read(mq.messages_since, since_ms, limit)
+        return [message_struct(row, server) for row, server in rows]
 
     async def get_message(self, message_id: str) -> dict[str, Any]:
         message_id = _uuid(message_id, "message ID")
@@ -255,33 +271,43 @@ class MessagingService(ChannelOps):
 
         return batches()
 
+    async def _recheck_waits(self, since_ms: int) -> None:
+        for sub in list(self._waiting):
+            sub.overflowed = True  # ends it: its wait subscribes again and reads the store
+            sub.close()
+
     def watch_replies(self, name: str) -> Subscription:
         """A subscription for `wait_for_reply(..., watching=)`: opened BEFORE the message
         is posted, it sees every reply, so the wait needs no look in the store."""
-        return self.bus.subscribe(f"wait:{name}", {NewMessage.name}, capacity=REPLY_WATCH)
+        return self.bus.subscribe(f"wait:{name}", REPLY_EVENTS, capacity=REPLY_WATCH)
 
     async def wait_for_reply(
         self, channel_id: str, message_id: str, *, within: float, author_id: str | None = None,
         watching: Subscription | None = None,
     ) -> dict[str, Any] | None:
         """The first stored reply to `message_id` in the channel (optionally by `author_id`),
-        waiting up to `within` seconds; None on timeout. Subscribes before looking in the
-        store, so a reply published in between is not missed; with `watching` (from
-        `watch_replies`, opened before the message was posted) it only listens. A
-        subscription that falls behind the bus is replaced, and the store is looked at again,
-        so a busy bus never passes for a timeout."""
+        waiting up to `within` seconds; None on timeout; AgentTurnFailed when the agent
+        took the message in and its turn failed (heard while waiting). Subscribes before
+        looking in the store, so a reply published in between is not missed; with
+        `watching` (from `watch_replies`, opened before the message was posted) it only
+        listens. A subscription that falls behind the bus is replaced, and the store is
+        looked at again, so a busy bus never passes for a timeout."""
         sub = watching
         with trio.move_on_after(within if within > 0 else math.inf):
             while True:
                 if sub is None:
-                    sub = self.bus.subscribe(f"wait:{message_id}", {NewMessage.name},
+                    sub = self.bus.subscribe(f"wait:{message_id}", REPLY_EVENTS,
                                              capacity=REPLY_WATCH)
                     row = await self.store.read(mq.find_reply, channel_id, message_id)
                     if row is not None and (author_id is None or row["author_id"] == author_id):
                         sub.close()
                         return message_json(row)
-                with sub:
-                    found = await _next_reply(sub, channel_id, message_id, author_id)
+                self._waiting.add(sub)
+                try:
+                    with sub:
+                        found = await _next_reply(sub, channel_id, message_id, author_id)
+                finally:
+                    self._waiting.discard(sub)
                 if found is not None:
                     return found
                 sub = None  # it overflowed: subscribe again and look in the store
@@ -333,11 +359,18 @@ class MessagingService(ChannelOps):
             message_id=message_id, create_channel=False, also=record,
         )
 
-    def complete(self, channel_id: str, message_server_id: str | None = None) -> None:
-        """Tell clients the agent finished with the channel (socket `messageComplete`)."""
+    def complete(self, channel_id: str, message_server_id: str | None = None, *,
+                 failure: TurnFailure | None = None) -> None:
+        """Tell clients the agent finished with the channel (socket `messageComplete`), and
+        why it could not answer when its turn failed."""
+        server_id = message_server_id or ids.DEFAULT_SERVER_ID
+        if failure is None:
+            self.bus.publish(MessageComplete(channel_id=channel_id, message_server_id=server_id))
+            return
         self.bus.publish(MessageComplete(
-            channel_id=channel_id, message_server_id=message_server_id or ids.DEFAULT_SERVER_ID
-        ))
+            channel_id=channel_id, message_server_id=server_id, agent_id=failure.agent_id,
+            agent_name=failure.agent_name, in_reply_to=failure.message_id,
+            error=failure.reason))
 
     def stream_chunk(
         self, *, message_id: str, channel_id: str, agent_id: str, chunk: str, index: int,
@@ -374,8 +407,14 @@ def _check_patch(patch: dict[str, Any]) -> None:
 async def _next_reply(sub: Subscription, channel_id: str, message_id: str,
                       author_id: str | None) -> dict[str, Any] | None:
     """The reply among the subscription's events; None when the subscription ended (it
-    overflowed, or was closed)."""
+    overflowed, or was closed). Raises AgentTurnFailed when the turn answering it failed."""
     async for event in sub:
+        if isinstance(event, MessageComplete):
+            if (event.error is not None and event.in_reply_to == message_id
+                    and event.channel_id == channel_id
+                    and (author_id is None or event.agent_id == author_id)):
+                raise AgentTurnFailed(event.error, details={"agentId": event.agent_id})
+            continue
         assert isinstance(event, NewMessage)
         msg = event.message
         if (msg["channel_id"] == channel_id

@@ -9,6 +9,8 @@ Layout:
   at start-up, with `websocket.send` as the fall-back.
 - `socketio`: `SocketIOServer` (namespace "/", auth, events, acks, rooms) and `Socket`.
 - `hub`: the ElizaOS realtime events on top of it, fed by the bus.
+- `events`: every ElizaOS event the server handles or sends, with its payload's schema;
+  `asyncapi` turns them into the AsyncAPI 3.0 document (`GET /api/asyncapi.json`).
 
 This package re-exports nothing, so importing the codec never pulls in Quart.
 """

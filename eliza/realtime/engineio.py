@@ -66,9 +66,9 @@ class DirectWriter(Protocol):
         ...
 
 
-def new_sid() -> str:
-    """20 URL-safe characters, the shape engine.io's base64id produces."""
-    return secrets.token_urlsafe(15)
+def new_sid(prefix: str = "") -> str:
+    """`prefix` and 20 URL-safe characters, the shape engine.io's base64id produces."""
+    return prefix + secrets.token_urlsafe(15)
 
 
 @final
@@ -317,6 +317,8 @@ class EngineServer:
         self.max_payload = max_payload
         self.outbox_size = outbox_size
         self.sessions: dict[str, EngineSession] = {}
+        #: Starts every new session id: where several workers serve, it names this one.
+        self.sid_prefix = ""
         self._nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -339,9 +341,9 @@ class EngineServer:
         """Create a session with its handshake packet queued, and start its task."""
         if self._nursery is None:
             raise NotRunningError("the Socket.IO server is not running")
-        sid = new_sid()
+        sid = new_sid(self.sid_prefix)
         while sid in self.sessions:
-            sid = new_sid()
+            sid = new_sid(self.sid_prefix)
         session = EngineSession(
             sid,
             transport,

@@ -29,6 +29,8 @@ from ..bus import (
 from ..clock import now_ms
 from ..errors import ApiError
 from ..security.middleware import api_key_matches
+from .catchup import BroadcastMemory, replay_missed
+from .events import ROOM_JOINING, SEND_MESSAGE
 from .log_stream import LogStream
 from .socketio import AuthError, Socket, SocketIOServer
 
@@ -40,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROOM_JOINING = 1
-SEND_MESSAGE = 2
 HUB_BUS_CAPACITY = 4096
 # As for a REST body: JSON nested deeper than this is refused (docs/api.md, Errors).
 MAX_DEPTH = 64
@@ -64,6 +64,9 @@ class RealtimeHub:
             cors_origin=settings.cors_origin,
         )
         self.log_stream = LogStream(self.sio)
+        # What this worker broadcast lately, so a replay after a bus gap repeats nothing.
+        self.broadcast = BroadcastMemory()
+        bus.on_gap(self._replay_missed)
         sio = self.sio
         sio.on_connect(self._on_connect)
         sio.on_disconnect(self._on_disconnect)
@@ -97,10 +100,9 @@ class RealtimeHub:
                 if value.strip()]
             if not api_key_matches(token.encode(), supplied):
                 raise AuthError("Unauthorized: invalid or missing API key")
+        # As the original: the client names itself; a missing or malformed id is refused.
         entity_id = auth.get("entityId")
-        if entity_id is None:
-            entity_id = ids.new_uuid()
-        elif not ids.is_uuid(entity_id):
+        if not ids.is_uuid(entity_id):
             raise AuthError("Valid entityId required")
         return {"entityId": entity_id}
 
@@ -234,6 +236,13 @@ class RealtimeHub:
 
     # -- bus -> sockets -------------------------------------------------------------------
 
+    async def _replay_missed(self, since_ms: int) -> None:
+        def send(msg: dict[str, Any]) -> None:
+            self.broadcast.add(msg["id"])
+            self.sio.emit("messageBroadcast", broadcast_payload(msg), room=msg["channel_id"])
+
+        await replay_missed(since_ms, self.messaging.messages_since, self.broadcast, send)
+
     async def _forward_bus(self, *, task_status: trio.TaskStatus[None]) -> None:
         first = True
         while True:
@@ -254,20 +263,24 @@ class RealtimeHub:
         emit = self.sio.emit
         if isinstance(event, NewMessage):
             msg = event.message
+            self.broadcast.add(msg["id"])
             # The sender already got its message back, with its client id, from `_on_send`.
             emit("messageBroadcast", broadcast_payload(msg), room=msg["channel_id"],
                  skip_sid=event.origin)
         elif isinstance(event, MessageComplete):
-            emit(
-                "messageComplete",
-                {
-                    "channelId": event.channel_id,
-                    "roomId": event.channel_id,
-                    "serverId": event.message_server_id,
-                    "messageServerId": event.message_server_id,
-                },
-                room=event.channel_id,
-            )
+            complete: dict[str, Any] = {
+                "channelId": event.channel_id,
+                "roomId": event.channel_id,
+                "serverId": event.message_server_id,
+                "messageServerId": event.message_server_id,
+            }
+            if event.error is not None:
+                stream_error, notice = failure_events(event)
+                emit("messageStreamError", stream_error, room=event.channel_id)
+                emit("messageBroadcast", notice, room=event.channel_id)
+                complete.update(agentId=event.agent_id, inReplyTo=event.in_reply_to,
+                                error=event.error)
+            emit("messageComplete", complete, room=event.channel_id)
         elif isinstance(event, MessageStreamChunk):
             emit(
                 "messageStreamChunk",
@@ -298,6 +311,26 @@ class RealtimeHub:
                 {"channelId": event.channel_id, "updates": event.updates},
                 room=event.channel_id,
             )
+
+
+def failure_events(event: MessageComplete) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a channel's sockets hear when an agent could not answer: `messageStreamError`
+    for clients that listen for it, and the reason as a message from the agent (not
+    stored: it is gone on reload, the run's log keeps it), which the web UI shows in the
+    conversation as it shows any agent message (`messageBroadcast`)."""
+    # One id per failed message, the same from every worker that forwards the event.
+    notice_id = ids.create_unique_uuid(event.agent_id or event.channel_id,
+                                       f"{event.in_reply_to}-failed")
+    where = {"channelId": event.channel_id, "roomId": event.channel_id}
+    return (
+        {**where, "messageId": event.in_reply_to, "agentId": event.agent_id,
+         "error": event.error},
+        {**where, "id": notice_id, "senderId": event.agent_id,
+         "senderName": event.agent_name or "Agent", "text": event.error,
+         "serverId": event.message_server_id, "messageServerId": event.message_server_id,
+         "createdAt": now_ms(), "source": "agent_error", "inReplyTo": event.in_reply_to,
+         "metadata": {"error": True, "inReplyTo": event.in_reply_to}},
+    )
 
 
 def broadcast_payload(msg: dict[str, Any]) -> dict[str, Any]:

@@ -2,19 +2,19 @@
 get (`update_log_filters`: `agentName`, `level`) and receive every captured log entry that
 matches, as it is logged.
 
-Entries come from any thread (the log capture is a logging handler). They are queued, bounded
-(`LOG_QUEUE`: past it the oldest are dropped and counted), and one drain at a time is handed
-to trio, which sends them to the subscribers.
+Entries come from any thread (the log capture is a logging handler): they reach trio through
+a `ThreadHandoff` (bounded to `LOG_QUEUE`: past it the oldest are dropped and counted), which
+sends them to the subscribers.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any
 
 import trio
 
+from ..handoff import ThreadHandoff
 from ..logs import LEVELS
 from .socketio import Socket, SocketIOServer
 
@@ -28,11 +28,8 @@ class LogStream:
     def __init__(self, sio: SocketIOServer) -> None:
         self.sio = sio
         self.filters: dict[str, dict[str, Any]] = {}  # by subscribed socket id
-        self.queue: deque[dict[str, Any]] = deque(maxlen=LOG_QUEUE)
-        self.dropped = 0
-        self.token: trio.lowlevel.TrioToken | None = None  # set while the hub runs
-        self._lock = threading.Lock()
-        self._drain_scheduled = False
+        # Entries handed to trio; its token is set while the hub runs.
+        self.handoff: ThreadHandoff[dict[str, Any]] = ThreadHandoff(LOG_QUEUE, self._send)
         self._in_emit = False
         sio.on("subscribe_logs")(self._on_subscribe)
         sio.on("unsubscribe_logs")(self._on_unsubscribe)
@@ -65,29 +62,28 @@ class LogStream:
 
     # -- entries --------------------------------------------------------------------------
 
-    def on_log_entry(self, entry: dict[str, Any]) -> None:
-        """Called by the log capture, possibly from a worker thread: queue the entry
-        (bounded) and make sure one drain is scheduled on trio."""
-        if not self.filters or self.token is None:
-            return
-        with self._lock:
-            if len(self.queue) == self.queue.maxlen:
-                self.dropped += 1
-            self.queue.append(entry)
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        try:
-            self.token.run_sync_soon(self._drain)
-        except trio.RunFinishedError:  # the server is shutting down
-            with self._lock:
-                self._drain_scheduled = False
+    @property
+    def queue(self) -> deque[dict[str, Any]]:
+        return self.handoff.queue
 
-    def _drain(self) -> None:
-        with self._lock:
-            entries = list(self.queue)
-            self.queue.clear()
-            self._drain_scheduled = False
+    @property
+    def dropped(self) -> int:
+        return self.handoff.dropped
+
+    @property
+    def token(self) -> trio.lowlevel.TrioToken | None:
+        return self.handoff.token
+
+    @token.setter
+    def token(self, token: trio.lowlevel.TrioToken | None) -> None:
+        self.handoff.token = token
+
+    def on_log_entry(self, entry: dict[str, Any]) -> None:
+        """Called by the log capture, possibly from a worker thread."""
+        if self.filters:
+            self.handoff.put(entry)
+
+    def _send(self, entries: list[dict[str, Any]]) -> None:
         if self._in_emit:  # logging from inside an emit must not recurse
             return
         self._in_emit = True

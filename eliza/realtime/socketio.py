@@ -15,6 +15,7 @@ from typing import Any, Concatenate, Final, TypeVar, final
 import trio
 from quart_trio import QuartTrio
 
+from .. import metrics
 from .codec import (
     RESERVED_EVENTS,
     OutPacket,
@@ -25,7 +26,7 @@ from .codec import (
     encode_socket_packet,
 )
 from .engineio import EngineServer, EngineSession, TransportName, new_sid
-from .transports import Transports
+from .transports import SessionRelay, Transports
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,23 @@ class SocketIOServer:
         self._on_disconnect = fn
         return fn
 
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """The names of the events with a handler."""
+        return frozenset(self._handlers)
+
+    @property
+    def engine(self) -> EngineServer:
+        """The Engine.IO layer (its sessions and limits: ping interval, max payload)."""
+        return self._engine
+
+    def serve_across(self, sid_prefix: str, relay: SessionRelay | None) -> None:
+        """Where several workers serve one deployment: new Engine.IO session ids start with
+        `sid_prefix` (naming this worker), and requests for sessions this worker does not
+        hold go to `relay`. `("", None)` serves this worker's sessions only again."""
+        self._engine.sid_prefix = sid_prefix
+        self._transports.relay = relay
+
     def register(self, app: QuartTrio, path: str = "/socket.io/") -> None:
         """Add the polling (GET/POST/OPTIONS) and websocket routes at `path`."""
         self._transports.register(app, path)
@@ -350,6 +368,7 @@ class SocketIOServer:
             sid = new_sid()
         sock = Socket(self, session, sid, data)
         self._sockets[sid] = sock
+        metrics.SOCKETS.inc()
         self._by_eio_sid[session.sid] = sock
         sock._send(_message(SocketPacket(SocketPacketType.CONNECT, {"sid": sid})))
         await self._call_hook("on_connect", self._on_connect, sock)
@@ -391,4 +410,5 @@ class SocketIOServer:
         for room in list(sock._rooms):
             self.leave_room(sock.sid, room)
         del self._sockets[sock.sid]
+        metrics.SOCKETS.dec()
         sock._gone.set()

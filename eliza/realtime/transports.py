@@ -17,13 +17,18 @@ broadcaster when nothing is queued (`EngineSession.send_nowait`). The writer com
 after checking their shape. Connections that offer a websocket extension (permessage-deflate:
 each socket has its own compressor), a hypercorn whose objects are not the expected ones,
 and other servers (the Quart test client) use the regular `websocket.send` path.
+
+Several workers: a request for a session this worker does not hold goes to the
+`SessionRelay` (when one is set) before Quart sees it, which carries it to the worker
+holding the session; a session nobody holds gets the unknown-sid answer as always.
 """
 
 from __future__ import annotations
 
 import logging
 from enum import IntEnum
-from typing import Final, Protocol, final
+from typing import Any, Final, Protocol, final
+from urllib.parse import parse_qs
 
 import trio
 from quart import Response, current_app, request, websocket
@@ -32,7 +37,13 @@ from werkzeug.datastructures import Headers, MultiDict
 
 from ..security.origin import OriginPolicy
 from ..stalls import DEFAULT_SEND_TIMEOUT, SEND_TIMEOUT_CONFIG, WriteGuard
-from ._hypercorn_direct import ASGI_SEND, connection_closer, keep_asgi_send, open_frame_writer
+from ._hypercorn_direct import (
+    ASGI_SEND,
+    ASGIApp,
+    connection_closer,
+    keep_asgi_send,
+    open_frame_writer,
+)
 from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
 from .engineio import (
     CLOSE_GRACE,
@@ -62,6 +73,15 @@ class FrameWriter(DirectWriter, Protocol):
         ...
 
 
+class SessionRelay(Protocol):
+    """Reaches the sessions held by the other workers of a deployment."""
+
+    async def carry(self, sid: str, scope: Any, receive: Any, send: Any) -> bool:
+        """Carry this request (polling or websocket) to the worker holding session `sid`;
+        False, with nothing read or answered, when no other worker holds it."""
+        ...
+
+
 class EngineError(IntEnum):
     """engine.io's error codes (`Server.errors`)."""
 
@@ -82,9 +102,13 @@ _MESSAGES: Final = {
 }
 
 
+def error_body(code: EngineError) -> str:
+    """The body of engine.io's answer (status 400, JSON) to a request it refuses."""
+    return dumps({"code": int(code), "message": _MESSAGES[code]})
+
+
 def error_response(code: EngineError) -> Response:
-    body = dumps({"code": int(code), "message": _MESSAGES[code]})
-    return Response(body, status=400, content_type="application/json")
+    return Response(error_body(code), status=400, content_type="application/json")
 
 
 def _forbidden(reason: str) -> Response:
@@ -119,6 +143,8 @@ class Transports:
     def __init__(self, engine: EngineServer, *, cors_origin: str | None) -> None:
         self._engine = engine
         self._origins = OriginPolicy(cors_origin)
+        #: Set where several workers serve one deployment.
+        self.relay: SessionRelay | None = None
 
     def register(self, app: QuartTrio, path: str) -> None:
         app.add_url_rule(
@@ -129,7 +155,22 @@ class Transports:
             provide_automatic_options=False,
         )
         app.add_websocket(path, f"realtime_websocket:{path}", self._websocket_view)
-        app.asgi_app = keep_asgi_send(app.asgi_app)  # type: ignore[method-assign,assignment]
+        app.asgi_app = self._relaying(  # type: ignore[method-assign,assignment]
+            keep_asgi_send(app.asgi_app), path)
+
+    def _relaying(self, app: ASGIApp, path: str) -> ASGIApp:
+        """`app`, with requests for another worker's sessions handed to the relay."""
+
+        async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+            relay = self.relay
+            if relay is not None and scope["type"] != "lifespan" and scope["path"] == path:
+                sid = parse_qs(scope["query_string"].decode("latin-1")).get("sid", [None])[0]
+                if (sid is not None and sid not in self._engine.sessions
+                        and await relay.carry(sid, scope, receive, send)):
+                    return
+            await app(scope, receive, send)
+
+        return asgi_app
 
     # -- checks shared by both views ---------------------------------------------------------
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
-from .. import ids
+from .. import ids, metrics
 from ..bus import (
     AGENT_EVENTS,
     Event,
@@ -23,15 +25,17 @@ from ..bus import (
     message_struct,
 )
 from ..clock import now_ms
-from ..errors import ModelNotAvailable
+from ..errors import DatabaseUnavailable, ModelNotAvailable
 from ..settings import Settings
 from ..store import Store, Transaction
 from ..store import owed as owed_store
 from ..store.runs import insert_log
+from .character import character_setting
 from .embeddings import EmbeddingIndexer
 from .models import ModelRegistry, ModelType
 
 if TYPE_CHECKING:
+    from ..store.leases import Fence
     from .ports import AgentDirectory, Replies
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ OWED_BATCH = 100  # owed messages read from the store at a time
 INBOX_CAPACITY = 1024  # bus events an agent buffers; past that it reads from the store
 
 TurnHandler = Callable[["AgentRuntime", Event], Awaitable[None]]
+T = TypeVar("T")
 ChunkCallback = Callable[[str, int], Awaitable[None]]
 
 
@@ -85,6 +90,9 @@ class AgentRuntime:
         self.settings = settings
         self.turn_handler = turn_handler
         self.stats = TurnStats()
+        # In a deployment of several workers: the lease this worker runs the agent under,
+        # which every reply transaction checks (None: one process, nothing to check).
+        self.fence: Fence | None = None
         self._inbox: Subscription | None = None
         self.stopping = False
         # Set once the agent has taken in what it owed when it started (tests, status).
@@ -101,12 +109,7 @@ class AgentRuntime:
 
     def get_setting(self, key: str) -> Any:
         """A setting from the character only (secrets first); never from the process env."""
-        settings = self.character.get("settings") or {}
-        for source in (settings.get("secrets") or {}, self.character.get("secrets") or {},
-                       settings):
-            if key in source and source[key] is not None:
-                return source[key]
-        return None
+        return character_setting(self.character, key)
 
     # -- models -------------------------------------------------------------------------
 
@@ -158,9 +161,21 @@ class AgentRuntime:
                 details={"agentId": self.agent_id, "modelType": model_type.value},
             )
         timeout = self.settings.model_timeout
-        with trio.move_on_after(timeout if timeout > 0 else math.inf):
-            return await provider.handler(self, params)
-        raise ModelTimeout(f"{model_type.value} model of {self.name} took over {timeout} s")
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            with trio.move_on_after(timeout if timeout > 0 else math.inf):
+                result = await provider.handler(self, params)
+                outcome = "ok"
+                return result
+            outcome = "timeout"
+            raise ModelTimeout(f"{model_type.value} model of {self.name} took over {timeout} s")
+        except trio.Cancelled:
+            outcome = "cancelled"  # the turn was stopped, not the model's failure
+            raise
+        finally:
+            metrics.MODEL_CALLS.labels(model_type.value, outcome).inc()
+            metrics.MODEL_SECONDS.labels(model_type.value).observe(time.perf_counter() - started)
 
     # -- the inbox loop -------------------------------------------------------------------
 
@@ -215,13 +230,15 @@ class AgentRuntime:
         while True:
             if expire:
                 # One read when nothing is past the bounds (the common start), else a write.
-                batch = await self.store.read(self._first_batch_unless_expiring)
+                batch = await self._when_available(
+                    lambda: self.store.read(self._first_batch_unless_expiring))
                 if batch is None:
-                    batch = await self.store.write(self._expire_then_read)
+                    batch = await self._when_available(
+                        lambda: self.store.write(self._expire_then_read))
                 expire = False
             else:
-                batch = await self.store.read(owed_store.next_owed, self.agent_id, after,
-                                              OWED_BATCH)
+                batch = await self._when_available(partial(
+                    self.store.read, owed_store.next_owed, self.agent_id, after, OWED_BATCH))
             if not batch:
                 return
             for item in batch:
@@ -231,6 +248,26 @@ class AgentRuntime:
                 struct = message_struct(item.message, item.channel["message_server_id"])
                 await self.run_turn(NewMessage(
                     struct, route=MessageRoute(frozenset({self.agent_id}), item.channel)))
+
+    async def _when_available(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, again and again (with backoff) while the database is unavailable: what
+        the agent owes waits for it, and an outage is no crash of the agent."""
+        delay = 0.5
+        while True:
+            try:
+                return await call()
+            except DatabaseUnavailable:
+                await trio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    def _owed_again(self) -> None:
+        """A turn failed on the database: its message stays owed; end the inbox so the loop
+        reads the owed list again (as after an overflow) and the message gets its turn."""
+        if self._inbox is not None and not self._inbox.overflowed:
+            self.log.warning("%s could not reach the database during a turn; what it owes is "
+                             "taken in again", self.name)
+            self._inbox.overflowed = True
+            self._inbox.close()
 
     def _bounds(self) -> tuple[int, int]:
         """(owed before this epoch ms is given up, how many newest are kept)."""
@@ -275,11 +312,17 @@ class AgentRuntime:
         if handler is None:
             return
         timeout = self.settings.turn_timeout
+        started = time.perf_counter()
         try:
             with trio.fail_after(timeout):
                 await handler(self, event)
             self.stats.turns += 1
+            metrics.TURNS.labels("ok").inc()
         except Exception as exc:  # one bad turn must not take the agent down
+            metrics.TURNS.labels("timeout" if isinstance(exc, trio.TooSlowError)
+                                 else "failed").inc()
+            if isinstance(exc, DatabaseUnavailable):
+                self._owed_again()
             self.stats.turns += 1
             self.stats.failures += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -288,6 +331,8 @@ class AgentRuntime:
                 self.stats.last_error = f"turn took over {timeout} s"
             self.log.error("turn failed on %s: %s", event.name, self.stats.last_error,
                            exc_info=not isinstance(exc, trio.TooSlowError | ModelTimeout))
+        finally:
+            metrics.TURN_SECONDS.observe(time.perf_counter() - started)
 
 
 _TEXT = frozenset({ModelType.TEXT_SMALL, ModelType.TEXT_LARGE, ModelType.TEXT_COMPLETION,

@@ -132,3 +132,12 @@ def agent_view(character: dict[str, Any]) -> dict[str, Any]:
     if not view.get("system"):
         view.pop("system", None)
     return view
+
+
+def character_setting(character: dict[str, Any], key: str) -> Any:
+    """A setting from the (opened) character only, secrets first; never from the env."""
+    settings = character.get("settings") or {}
+    for source in (settings.get("secrets") or {}, character.get("secrets") or {}, settings):
+        if key in source and source[key] is not None:
+            return source[key]
+    return None

@@ -2,13 +2,14 @@
 
 A text handler is `async def handler(runtime, params) -> str | AsyncIterator[str]`: the reply
 text, or an async iterator of text chunks that the runtime streams. Handlers come from
-plugins through the `register_models` hook; the highest priority wins for each type.
+plugins through the `register_models` hook; the highest priority wins for each type. A
+TEXT_TO_SPEECH provider may also say which voices it offers (`ModelProvider.voices`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +45,35 @@ FALLBACK_PRIORITY = -100
 
 
 @dataclass(frozen=True)
+class Voice:
+    """A voice a TEXT_TO_SPEECH provider offers. `id` is what selects it in the provider's
+    own configuration (eliza-plugin-speech: the character setting SPEECH_VOICE)."""
+
+    id: str
+    name: str
+    language: str | None = None
+    gender: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "language": self.language,
+                "gender": self.gender}
+
+
+# `async def voices(runtime) -> Sequence[Voice]`: the voices a provider offers that agent.
+VoiceLister = Callable[["AgentRuntime"], Awaitable[Sequence[Voice]]]
+
+
+@dataclass(frozen=True)
 class ModelProvider:
-    """One model handler offered by a plugin. Higher `priority` wins."""
+    """One model handler offered by a plugin. Higher `priority` wins. `voices` (optional,
+    for TEXT_TO_SPEECH providers) lists the voices the handler can speak with; a provider
+    without it offers no list."""
 
     model_type: ModelType
     handler: Callable[..., Any]
     priority: int = DEFAULT_PRIORITY
     plugin: str = ""
+    voices: VoiceLister | None = None
 
 
 class ModelRegistry:

@@ -13,6 +13,7 @@ Every answered turn is logged as a run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import time
@@ -31,11 +32,15 @@ from ..bus import (
     NewMessage,
 )
 from ..clock import now_ms
+from ..errors import DatabaseUnavailable
 from ..store import agent_memory as am
 from ..store import messaging as mq
 from ..store import owed
+from ..store.leases import LeaseLost
 from ..store.runs import insert_log
+from . import activity
 from .models import ModelType
+from .ports import TurnFailure
 
 if TYPE_CHECKING:
     from .agent import AgentRuntime
@@ -163,30 +168,51 @@ async def on_new_message(
         return am.recent_memories(db, agent_id, turn.room_id, HISTORY)
 
     history = await store.write(take_in)
-    if history is None or not respond:
+    if history is None:
         return
+    activity.took_in(runtime, _sender(msg), str(channel.get("name") or turn.channel_id),
+                     str(msg["content"]), respond)
+    if not respond:
+        return
+    activity.run_started(runtime, run_id)
     try:
         # A turn that answers records its end, and settles what it owed, in the transaction
         # that stores the reply.
         await _answer(runtime, turn, run_id, history, started, owed_path)
     except AlreadyAnswered:
         return  # another turn of the same message stored its reply first
+    except LeaseLost:
+        # This worker lost the agent (it paused past its lease): the new owner answers.
+        runtime.log.warning("%s lost its lease during a turn; the reply was not stored",
+                            runtime.name)
+        return
     except BaseException as exc:
         status = "timeout" if isinstance(exc, trio.Cancelled) else "error"
         error = f"{type(exc).__name__}: {exc}"
         # Cut short by a stop (or shutdown), the message stays owed and is answered when the
-        # agent runs again; a turn that failed or ran out of time is over.
-        settle = owed_path and not (isinstance(exc, trio.Cancelled) and runtime.stopping)
-        # The UI keeps its input disabled until it hears the turn is over, even a failed one.
-        runtime.replies.complete(turn.channel_id, server_id)
+        # agent runs again; so does one whose turn met a database outage (the agent takes it
+        # in again once the database answers). A turn that failed or ran out of time is over.
+        over = not ((isinstance(exc, trio.Cancelled) and runtime.stopping)
+                    or isinstance(exc, DatabaseUnavailable))
+        settle = owed_path and over
+        # The UI keeps its input disabled until it hears the turn is over, even a failed one;
+        # a turn that is over without an answer says why to whoever is chatting.
+        failure = TurnFailure(agent_id, runtime.name, message_id,
+                              activity.failure_reason(runtime, exc)) if over else None
+        runtime.replies.complete(turn.channel_id, server_id, failure=failure)
         body = _ended(started, status, error)
+        activity.run_ended(runtime, run_id, status, body["duration"])
 
         def end_run(db: Any) -> None:
+            if runtime.fence is not None:
+                runtime.fence.check(db)  # a worker that lost the agent leaves it owed
             _log(db, runtime, turn, run_id, "run_event", body)
             if settle:
                 owed.settle(db, agent_id, message_id)
 
-        with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE):
+        # A worker that lost the agent records nothing: its new owner answers the message.
+        with trio.CancelScope(shield=True), trio.move_on_after(LOG_GRACE), \
+                contextlib.suppress(LeaseLost):
             await store.write(end_run)
         raise
     runtime.replies.complete(turn.channel_id, server_id)
@@ -229,12 +255,18 @@ async def _answer(
     text = await runtime.generate(ModelType.TEXT_LARGE, params, on_chunk=on_chunk)
     elapsed = round((time.perf_counter() - t0) * 1000, 3)
     provider = runtime.models.get(ModelType.TEXT_LARGE)
+    plugin = provider.plugin if provider else None
+    activity.model_called(runtime, ModelType.TEXT_LARGE.value, plugin, elapsed)
     model_log = {"modelType": ModelType.TEXT_LARGE.value, "modelKey": ModelType.TEXT_LARGE.value,
-                 "provider": provider.plugin if provider else None, "executionTime": elapsed,
-                 "prompt": prompt, "response": text}
+                 "provider": plugin, "executionTime": elapsed,
+                 "params": activity.masked_params(runtime, params),
+                 "prompt": activity.mask_text(runtime, prompt),
+                 "response": activity.mask_text(runtime, text)}
     agent_id = runtime.agent_id
 
     def record(db: Any, posted: dict[str, Any] | None) -> None:
+        if runtime.fence is not None:
+            runtime.fence.check(db)  # a worker that paused past its lease stores nothing
         if owed_path and not owed.settle(db, agent_id, str(msg["id"])):
             raise AlreadyAnswered(str(msg["id"]))
         _log(db, runtime, turn, run_id, f"useModel:{ModelType.TEXT_LARGE.value}", model_log)
@@ -251,8 +283,10 @@ async def _answer(
             })
         _log(db, runtime, turn, run_id, "run_event", _ended(started, "completed"))
 
+    room = str(turn.channel.get("name") or turn.channel_id)
     if not text.strip():
         await runtime.store.write(record, None)
+        activity.run_ended(runtime, run_id, "completed without a reply", now_ms() - started)
         return
     meta = msg.get("metadata") or {}
     await replies.post_reply(
@@ -264,6 +298,8 @@ async def _answer(
                   "isDm": turn.channel["type"] in ("DM", "VOICE_DM"), "runId": run_id},
         in_reply_to=msg["id"], message_id=reply_id, record=record,
     )
+    activity.replied(runtime, room, text)
+    activity.run_ended(runtime, run_id, "completed", now_ms() - started)
 
 
 def _incoming(runtime: AgentRuntime, turn: Turn, room_type: str) -> am.IncomingMemory:
@@ -272,7 +308,7 @@ def _incoming(runtime: AgentRuntime, turn: Turn, room_type: str) -> am.IncomingM
     agent_id = runtime.agent_id
     now = now_ms()
     source = msg.get("source_type") or "central-bus"
-    sender = msg.get("author_display_name") or f"User-{msg['author_id'][:8]}"
+    sender = _sender(msg)
     attachments = meta.get("attachments")
     content: dict[str, Any] = {"text": msg["content"], "source": source}
     if isinstance(attachments, list):
@@ -303,6 +339,10 @@ def _incoming(runtime: AgentRuntime, turn: Turn, room_type: str) -> am.IncomingM
                              "raw": {**(raw if isinstance(raw, dict) else {}),
                                      "senderName": sender, "senderId": msg["author_id"]}}},
     )
+
+
+def _sender(msg: dict[str, Any]) -> str:
+    return str(msg.get("author_display_name") or f"User-{msg['author_id'][:8]}")
 
 
 def _system(runtime: AgentRuntime) -> str:

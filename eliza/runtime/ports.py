@@ -8,6 +8,7 @@ registry implements `AgentDirectory`; `AgentServer` hands both in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -17,6 +18,16 @@ if TYPE_CHECKING:
 
 # Runs inside the transaction that stores a reply: `record(tx, stored_row)`.
 ReplyRecorder = Callable[["Transaction", dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TurnFailure:
+    """Why an agent could not answer a message, as the person chatting is told."""
+
+    agent_id: str
+    agent_name: str
+    message_id: str  # the message it could not answer
+    reason: str
 
 
 class Replies(Protocol):
@@ -39,8 +50,10 @@ class Replies(Protocol):
         turn's memory of the reply and its run log commit, or roll back, with it)."""
         ...
 
-    def complete(self, channel_id: str, message_server_id: str | None = None) -> None:
-        """The agent is done with the channel for now (clients re-enable their input)."""
+    def complete(self, channel_id: str, message_server_id: str | None = None, *,
+                 failure: TurnFailure | None = None) -> None:
+        """The agent is done with the channel for now (clients re-enable their input);
+        `failure` when its turn could not answer (clients show why)."""
         ...
 
     def stream_chunk(
@@ -73,3 +86,19 @@ class AgentDirectory(Protocol):
         ...
 
     def runtimes(self) -> list[AgentRuntime]: ...
+
+    def is_running(self, agent_id: str) -> bool:
+        """Whether the agent runs on some worker of the deployment (this one included)."""
+        ...
+
+    def runtime_here(self, agent_id: str) -> AgentRuntime | None:
+        """The runtime in this worker; None when not running; RunsElsewhere otherwise."""
+        ...
+
+    def opened_character(self, agent_id: str) -> dict[str, Any]:
+        """The agent's character, secrets opened."""
+        ...
+
+    def require_running(self, agent_id: str) -> None:
+        """404 unless the agent is known and runs on some worker."""
+        ...

@@ -106,7 +106,7 @@ async def search_memories(
 ) -> tuple[list[dict[str, Any]], SearchMode]:
     """The agent's memories matching `query`, best first, each with `score` (and
     `similarity` for semantic hits); and the mode that answered."""
-    runtime = agents.runtime(agent_id)
+    runtime = agents.runtime_here(agent_id)
     indexer = runtime.embeddings if runtime is not None else None
     if not store.vectors:
         why = store.vector_reason

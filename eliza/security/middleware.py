@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import trio
 from quart import Quart, Response, request, websocket
 
 from ..errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from ..settings import Settings
+from .client_ip import ClientAddresses, is_loopback, parse_address
 from .origin import HostPolicy, OriginPolicy
 from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from .rate_sync import RateSync
 
 CORS_METHODS = "GET,POST,PUT,DELETE,PATCH,OPTIONS"
 CORS_HEADERS = "Content-Type,Authorization,X-API-KEY,X-Entity-Id,Accept,Idempotency-Key"
@@ -63,9 +67,24 @@ class HeaderLookup(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
-# Readable without the API key, like /healthz: the published contract, so a client can read
-# what it may call before it has a key.
-PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
+# In the ASGI scope of a request another worker of the deployment carried here (set only by
+# the internal listener): that worker checked it and counted it against the client's rate
+# limits, so it is not counted again (under the other worker's address, at that).
+ADMITTED_ELSEWHERE: Final = "eliza.admitted_elsewhere"
+
+
+class HeaderList(Protocol):
+    """Every value of a request header, in order (Quart's `Headers`)."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+# Readable without the API key, like /healthz: the published contracts and the page that
+# shows them, so a client can read what it may call before it has a key. The page's assets
+# are the fixed list of eliza/api/docs_page.py (tests/api/test_docs_page.py checks both agree).
+DOCS_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "docs.js")
+PUBLIC_API_PATHS = frozenset({"/api/openapi.json", "/api/asyncapi.json", "/api/docs",
+                              *(f"/api/docs/{asset}" for asset in DOCS_ASSETS)})
 
 
 def api_key_matches(token: bytes | None, supplied: Sequence[str]) -> bool:
@@ -81,8 +100,13 @@ def api_key_matches(token: bytes | None, supplied: Sequence[str]) -> bool:
 
 
 class Security:
-    def __init__(self, settings: Settings) -> None:
+    """`rate_sync`: in a deployment of several workers, what makes the rate limits hold for
+    the whole deployment (its `run` task must be running); None counts in this process."""
+
+    def __init__(self, settings: Settings, rate_sync: RateSync | None = None) -> None:
         self.settings = settings
+        self.rate_sync = rate_sync
+        self.addresses = ClientAddresses(settings.cluster.trusted_proxies)
         self.token = settings.auth_token.encode() if settings.auth_token else None
         self.headers = _security_headers(settings)
         self.origins = OriginPolicy(settings.cors_origin)
@@ -90,15 +114,15 @@ class Security:
                                 allowed=settings.allowed_hosts)
         self.api_limiter = RateLimiter(
             "api", settings.api_rate_limit, "RATE_LIMIT_EXCEEDED",
-            "Too many requests. Please try again later.",
+            "Too many requests. Please try again later.", rate_sync,
         )
         self.file_limiter = RateLimiter(
             "files", settings.file_rate_limit, "RATE_LIMIT_EXCEEDED",
-            "Too many file operations. Please try again later.",
+            "Too many file operations. Please try again later.", rate_sync,
         )
         self.upload_limiter = RateLimiter(
             "uploads", settings.upload_rate_limit, "RATE_LIMIT_EXCEEDED",
-            "Too many upload attempts. Please try again later.",
+            "Too many upload attempts. Please try again later.", rate_sync,
         )
 
     def install(self, app: Quart) -> None:
@@ -120,6 +144,34 @@ class Security:
                 await request.get_data()
                 return
         response.headers["Connection"] = "close"
+
+    def client_address(self, peer: str | None, headers: HeaderList) -> str:
+        """Whom a request comes from, for the rate limits: the peer, or the client a
+        trusted proxy names in X-Forwarded-For (`eliza.security.client_ip`)."""
+        if not self.addresses.trusted:
+            return peer or "unknown"
+        return self.addresses.client(peer, headers.getlist("X-Forwarded-For"))
+
+    def is_local_client(self, peer: str | None, headers: HeaderList) -> bool:
+        """Whether a request comes from this machine: a loopback peer relaying no one, or a
+        trusted proxy relaying a loopback client. A proxy on this machine that is not in
+        ELIZA_TRUSTED_PROXIES relays clients from anywhere, and its forwarding headers
+        cannot be believed: its requests are not local."""
+        forwarded = headers.getlist("X-Forwarded-For")
+        if not forwarded and not headers.getlist("Forwarded"):
+            return is_loopback(peer)
+        nearest = parse_address(peer) if peer else None
+        if not forwarded or nearest is None or not self.addresses.is_trusted(nearest):
+            return False  # only X-Forwarded-For is read: a `Forwarded` relay is not local
+        return is_loopback(self.addresses.client(peer, forwarded))
+
+    async def hit_file_limits(self, peer: str | None, headers: HeaderList) -> None:
+        """An upload or file operation: counted by the upload and file-operation limiters."""
+        if not self.settings.rate_limits_enabled:
+            return
+        client = self.client_address(peer, headers)
+        await self.upload_limiter.hit(client)
+        await self.file_limiter.hit(client)
 
     def cors_headers(self, origin: str | None) -> dict[str, str]:
         return self.origins.cors_headers(origin)
@@ -175,9 +227,9 @@ class Security:
             return None
         if not self.check_api_key(request.headers.getlist("X-API-KEY")):
             raise Unauthorized("Unauthorized: Invalid or missing X-API-KEY")
-        if self.settings.rate_limits_enabled:
-            request.rate_limit_headers = self.api_limiter.hit(  # type: ignore[attr-defined]
-                request.remote_addr or "unknown")
+        if self.settings.rate_limits_enabled and not request.scope.get(ADMITTED_ELSEWHERE):
+            request.rate_limit_headers = await self.api_limiter.hit(  # type: ignore[attr-defined]
+                self.client_address(request.remote_addr, request.headers))
         if request.method in ("POST", "PUT", "PATCH"):
             length = request.content_length
             if length:

@@ -19,6 +19,7 @@ from .. import ids
 from ..clock import iso, now_ms
 from ..errors import AgentNotFound
 from ..messaging.service import Posted
+from ..runtime.character import character_setting
 from ..settings import SessionSettings
 from ..store import sessions as sq
 from . import rules
@@ -84,10 +85,11 @@ class SessionService:
     def agent_config(self, agent_id: str) -> dict[str, Any]:
         """The agent's SESSION_* settings. Read on every call, not cached as ElizaOS does,
         so a PATCHed character applies to the next session at once."""
-        runtime = self.agents.runtime(agent_id)
-        if runtime is None:
+        if not self.agents.is_running(agent_id):
             return {}
-        config = {key: runtime.get_setting(name) for key, name in AGENT_SETTING_KEYS.items()}
+        character = self.agents.opened_character(agent_id)
+        config = {key: character_setting(character, name)
+                  for key, name in AGENT_SETTING_KEYS.items()}
         return {k: v for k, v in config.items() if v is not None}
 
     def config_of(self, row: dict[str, Any]) -> TimeoutConfig:
@@ -142,7 +144,7 @@ class SessionService:
             raise SessionValidationError(
                 f"Metadata exceeds maximum size of {MAX_METADATA_CHARS} characters")
         request = rules.validate_request(timeout_config, self.defaults)
-        if self.agents.runtime(agent_id) is None:
+        if not self.agents.is_running(agent_id):
             raise AgentNotFound(f"Agent not found: {agent_id}")
         config = rules.merge(self.defaults, self.agent_config(agent_id), request)
         now = self.clock()
@@ -317,7 +319,7 @@ class SessionService:
 
     async def health(self) -> dict[str, Any]:
         active, expiring, _ = await self.overview()
-        invalid = sum(1 for s in active if self.agents.runtime(s["agentId"]) is None)
+        invalid = sum(1 for s in active if not self.agents.is_running(s["agentId"]))
         body: dict[str, Any] = {
             "status": "healthy", "activeSessions": len(active),
             "timestamp": iso(self.clock()), "expiringSoon": len(expiring),

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from ..store import sessions as sq
+from ..sweeping import sweep_every
 
 if TYPE_CHECKING:
+    from ..cluster.ownership import Ownership
     from .service import SessionService
 
 log = logging.getLogger(__name__)
@@ -26,27 +28,29 @@ async def run_session_sweeper(
     service: SessionService,
     *,
     interval: float | None = None,
+    deployment: Ownership | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sweep every `interval` seconds (default: the setting, in minutes) until cancelled.
     A failing sweep is logged and retried next time: it must never take the server down.
-    With CLEAR_SESSIONS_ON_SHUTDOWN=true, sessions are deleted when the sweeper stops."""
+    With CLEAR_SESSIONS_ON_SHUTDOWN=true, sessions are deleted when the sweeper stops (in a
+    `deployment` of several workers: when the last worker stops). In a deployment, one
+    worker sweeps for all."""
     period = interval if interval is not None else (
         service.settings.sessions.cleanup_interval_minutes * 60.0)
     task_status.started()
+
+    async def sweep() -> str | None:
+        removed, flagged = await service.sweep()
+        if removed or flagged:
+            return f"{len(removed)} expired removed, {flagged} near expiry"
+        return None
+
     try:
-        while True:
-            await trio.sleep(period)
-            try:
-                removed, flagged = await service.sweep()
-            except Exception:
-                log.exception("session sweep failed; retrying in %.0f s", period)
-                continue
-            if removed or flagged:
-                log.info("session sweep: %d expired removed, %d near expiry", len(removed),
-                         flagged)
+        await sweep_every(period, "session", sweep, deployment=deployment, log=log)
     finally:
-        if str(service.settings.raw.get("CLEAR_SESSIONS_ON_SHUTDOWN", "")).lower() == "true":
+        if str(service.settings.raw.get("CLEAR_SESSIONS_ON_SHUTDOWN", "")).lower() == "true" and (
+                deployment is None or deployment.alone()):
             with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_CLEAR_GRACE):
                 cleared = await service.store.write(sq.delete_all)
                 log.info("cleared %d sessions on shutdown", cleared)

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..bus import MessageStreamChunk, NewMessage, Subscription
+from ..bus import MessageComplete, MessageStreamChunk, NewMessage, Subscription
 from ..clock import iso
-from ..errors import ApiError
+from ..errors import AgentTurnFailed, ApiError
 from .errors import SessionValidationError
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ async def sse_stream(service: SessionService, row: dict[str, Any], content: str,
     bus = service.bus
     channel_id, agent_id = row["channel_id"], row["agent_id"]
     deadline = trio.current_time() + reply_deadline(service)
-    with bus.subscribe(f"session-sse:{row['id']}", {NewMessage.name, MessageStreamChunk.name},
+    with bus.subscribe(f"session-sse:{row['id']}",
+                       {NewMessage.name, MessageStreamChunk.name, MessageComplete.name},
                        capacity=SSE_QUEUE) as sub:
         try:
             posted = await service.post(row, content, attachments, metadata)
@@ -120,6 +121,12 @@ async def sse_stream(service: SessionService, row: dict[str, Any], content: str,
                     streamed.add(event.message_id)
                     yield sse("chunk", {"messageId": event.message_id, "chunk": event.chunk,
                                         "index": event.index})
+                continue
+            if isinstance(event, MessageComplete):
+                if (event.error is not None and event.in_reply_to == user_id
+                        and event.agent_id == agent_id):
+                    yield sse("error", {"error": event.error, "code": AgentTurnFailed.code})
+                    return
                 continue
             assert isinstance(event, NewMessage)
             msg = event.message

@@ -51,6 +51,29 @@ def all_agents(db: Transaction) -> list[AgentRecord]:
     return [AgentRecord.from_row(r) for r in db.query("SELECT * FROM agents ORDER BY name")]
 
 
+def stored_characters(db: Transaction) -> list[Any]:
+    """Every agent's character as stored (secrets sealed); one that is not JSON is left out."""
+    found = []
+    for row in db.query("SELECT character FROM agents"):
+        try:
+            found.append(json.loads(row["character"]))
+        except ValueError:
+            continue
+    return found
+
+
+def get_agent(db: Transaction, agent_id: str) -> AgentRecord | None:
+    rows = list(db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
+    return AgentRecord.from_row(rows[0]) if rows else None
+
+
+def agent_stamps(db: Transaction) -> dict[str, tuple[int, bool, bool]]:
+    """Per agent id: (updated_at, running, enabled): what tells a worker its cached record
+    changed on another worker, without reading every character."""
+    return {str(r["id"]): (int(r["updated_at"]), bool(r["running"]), bool(r["enabled"]))
+            for r in db.query("SELECT id, updated_at, running, enabled FROM agents")}
+
+
 def save_agent(db: Transaction, record: AgentRecord) -> None:
     db.upsert("agents", record.to_row(), pk="id")
 

@@ -182,8 +182,10 @@ def room_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"], "name": row["name"], "agentId": row["agent_id"],
         "source": row["source"], "type": row["type"], "channelId": row["channel_id"],
-        "serverId": row["server_id"], "worldId": row["world_id"],
-        "metadata": _load(row["metadata"], {}), "createdAt": row["created_at"],
+        # ElizaOS 1.7 names it `messageServerId`; `serverId` is its older name.
+        "messageServerId": row["server_id"], "serverId": row["server_id"],
+        "worldId": row["world_id"], "metadata": _load(row["metadata"], {}),
+        "createdAt": row["created_at"],
     }
 
 
@@ -249,8 +251,8 @@ def delete_rooms_by_world(db: Transaction, world_ids: list[str]) -> int:
 def world_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"], "name": row["name"], "agentId": row["agent_id"],
-        "serverId": row["server_id"], "metadata": _load(row["metadata"], {}),
-        "createdAt": row["created_at"],
+        "messageServerId": row["server_id"], "serverId": row["server_id"],
+        "metadata": _load(row["metadata"], {}), "createdAt": row["created_at"],
     }
 
 

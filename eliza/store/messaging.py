@@ -246,6 +246,23 @@ def insert_message(db: Transaction, message: dict[str, Any]) -> tuple[dict[str, 
     return _decode(row, _JSON_MESSAGE), True
 
 
+def messages_since(db: Transaction, since: int, limit: int
+                   ) -> list[tuple[dict[str, Any], str]]:
+    """Messages stored from `since` (epoch ms) on, oldest first, each with its channel's
+    message server id."""
+    rows = db.query(
+        f"""SELECT {', '.join('m.' + c.strip() for c in MESSAGE_COLUMNS.split(','))},
+                   c.message_server_id AS _server
+            FROM central_messages m JOIN channels c ON c.id = m.channel_id
+            WHERE m.created_at >= ? ORDER BY m.created_at, m.rowid LIMIT ?""",
+        [since, limit])
+    out = []
+    for row in rows:
+        server = str(row.pop("_server"))
+        out.append((_decode(row, _JSON_MESSAGE), server))
+    return out
+
+
 def get_message(db: Transaction, message_id: str) -> dict[str, Any] | None:
     rows = list(db.query(f"SELECT {MESSAGE_COLUMNS} FROM central_messages WHERE id = ?",
                          [message_id]))

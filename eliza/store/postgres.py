@@ -32,6 +32,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from sqlite_utils.migrations import Migrations
 
+from .. import metrics
 from ..errors import BadRequest, DatabaseUnavailable, StartupError
 from .protocols import Cursor, Params
 
@@ -216,7 +217,13 @@ class PgStore:
             # A fixed size: every connection is made at start, none under load.
             self.url, min_size=self.pool_size, max_size=self.pool_size, open=False,
             timeout=self.connect_timeout, configure=self._configure,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout))},
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout)),
+                    # A connection whose network went away mid-query (a partition, a proxy
+                    # that dropped it) fails within the statement deadline instead of
+                    # waiting forever for an answer that cannot come.
+                    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                    "keepalives_count": 3,
+                    "tcp_user_timeout": int((self.statement_timeout + 5) * 1000)},
             name="eliza")
         try:
             pool.open(wait=True, timeout=self.connect_timeout)
@@ -247,12 +254,14 @@ class PgStore:
         return self._pool
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
-        return await trio.to_thread.run_sync(self._run, fn, args, False,
-                                             limiter=self._limiter)
+        with metrics.STORE_READ.time():
+            return await trio.to_thread.run_sync(self._run, fn, args, False,
+                                                 limiter=self._limiter)
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
-        return await trio.to_thread.run_sync(self._run, fn, args, True,
-                                             limiter=self._limiter)
+        with metrics.STORE_WRITE.time():
+            return await trio.to_thread.run_sync(self._run, fn, args, True,
+                                                 limiter=self._limiter)
 
     def _run(self, fn: Callable[..., T], args: tuple[object, ...], write: bool) -> T:
         attempt = 1

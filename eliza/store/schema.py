@@ -11,6 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 from ..clock import now_ms
 from ..ids import DEFAULT_SERVER_ID
+from .jobs import create_jobs_table
 from .pg_schema import dialect_of, embedding_triggers_postgres, text_search_postgres
 
 core = Migrations("eliza")
@@ -364,3 +365,59 @@ def m007_owed_messages(db: Database) -> None:
     )
     db.execute("CREATE INDEX owed_messages_agent ON owed_messages(agent_id, id)")
     db.execute("CREATE INDEX owed_messages_message ON owed_messages(message_id)")
+
+
+@core()
+def m008_deployment(db: Database) -> None:
+    """What the workers of one deployment share beyond the conversations.
+
+    `leases`: who runs each agent (name `agent:<id>`) or periodic job (`job:<name>`), until
+    when, and the epoch (fencing token) bumped on every change of holder, which an agent's
+    reply transaction checks. `workers`: the live workers, their internal address (where
+    another worker carries a request for a session or an agent they hold) and heartbeat.
+    `rate_usage`: each worker's hits per rate-limit key and window, summed by every worker
+    when it reconciles. `bus_payloads`: events too large for a PostgreSQL notification,
+    sent as a reference to their row. The index on messages' times answers a worker
+    catching up on what the bus may have missed during an outage."""
+    db.execute(
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            released INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE workers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            internal_url TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE rate_usage (
+            limiter TEXT NOT NULL,
+            client TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            hits INTEGER NOT NULL,
+            PRIMARY KEY (limiter, client, window_start, worker)
+        )"""
+    )
+    db.execute("CREATE INDEX rate_usage_window ON rate_usage(window_start)")
+    db.execute("CREATE INDEX central_messages_created ON central_messages(created_at)")
+    db.execute(
+        """CREATE TABLE bus_payloads (
+            id INTEGER PRIMARY KEY,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+
+
+# The Jobs API's table; its DDL lives beside its queries (eliza/store/jobs.py).
+core(name="m009_jobs")(create_jobs_table)

@@ -28,6 +28,7 @@ import trio
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .. import metrics
 from ..errors import InsufficientStorage
 from .protocols import Cursor, Params
 
@@ -203,7 +204,8 @@ class SqliteStore:
                 self._fault = None
             return result
 
-        return await trio.to_thread.run_sync(in_transaction, limiter=self._write_limiter)
+        with metrics.STORE_WRITE.time():
+            return await trio.to_thread.run_sync(in_transaction, limiter=self._write_limiter)
 
     def _report_fault(self, fault: InsufficientStorage, exc: Exception) -> None:
         # Once per outage, not once per refused write: a full disk can refuse thousands.
@@ -214,7 +216,9 @@ class SqliteStore:
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(tx, *args)` on the reader connection."""
-        return await trio.to_thread.run_sync(fn, self.reader, *args, limiter=self._read_limiter)
+        with metrics.STORE_READ.time():
+            return await trio.to_thread.run_sync(fn, self.reader, *args,
+                                                 limiter=self._read_limiter)
 
 
 def _has_vector_tables(db: Database) -> bool:

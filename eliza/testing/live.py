@@ -23,6 +23,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_pids(parent: int) -> list[int]:
+    """The live child processes of `parent` that serve (multiprocessing's resource tracker
+    left out), oldest first (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        if int(fields[1]) != parent or fields[0] == "Z":
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if b"resource_tracker" in cmdline.read():
+                    continue
+        except OSError:
+            continue
+        found.append((int(fields[19]), int(entry)))  # (start time, pid)
+    return [pid for _, pid in sorted(found)]
+
+
 @dataclass
 class LiveServer:
     """A real `hypercorn -k trio eliza.app:app` process on a free port, its data in
@@ -95,6 +119,13 @@ class LiveServer:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def worker_pid(self) -> int:
+        """The process serving the app: hypercorn's worker (its only child), or hypercorn
+        itself when it has none."""
+        assert self.proc is not None, "the server is not running"
+        children = child_pids(self.proc.pid)
+        return children[0] if children else self.proc.pid
 
     def restart(self) -> None:
         self.stop()

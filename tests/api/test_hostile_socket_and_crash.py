@@ -21,7 +21,8 @@ async def connect(client: Any) -> str:
     response = await client.get(HANDSHAKE)
     sid = json.loads((await response.get_data(as_text=True))[1:])["sid"]
     url = f"{HANDSHAKE}&sid={sid}"
-    assert (await client.post(url, data="40")).status_code == 200
+    connect_packet = "40" + json.dumps({"entityId": USER_ID})
+    assert (await client.post(url, data=connect_packet)).status_code == 200
     await client.get(url)  # the connect answer and `authenticated`
     return url
 

@@ -97,7 +97,8 @@ async def test_uploads_sessions_audio_and_plugins_are_described(client: Any) -> 
     assert set(talk["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert "audio/wav" in talk["responses"]["200"]["content"]
     speak = paths["/api/audio/{agent_id}/speech/generate"]["post"]["requestBody"]
-    assert speak["content"]["application/json"]["schema"]["required"] == ["text"]
+    assert speak["content"]["application/json"]["schema"]["anyOf"] == [
+        {"required": ["text"]}, {"required": ["messageId"]}]
     send = paths["/api/messaging/sessions/{session_id}/messages"]["post"]
     fields = send["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert fields["transport"]["anyOf"][0]["enum"] == ["http", "sse", "websocket"]

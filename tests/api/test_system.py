@@ -128,3 +128,34 @@ async def test_env_local_with_auth_on_needs_the_key(tmp_path: Path) -> None:
         response = await client.get("/api/system/env/local", scope_base=REMOTE,
                                     headers={"X-API-KEY": "k3y"})
         assert (await response.get_json())["data"] == {"REMOTE_OK": "1"}
+
+
+# A proxy on this machine (nginx, on loopback) relaying a remote client.
+PROXIED = {"client": ("127.0.0.1", 40000),
+           "headers": [(b"x-forwarded-for", b"203.0.113.7")]}
+PROXIED_LOCAL = {"client": ("127.0.0.1", 40000),
+                 "headers": [(b"x-forwarded-for", b"127.0.0.1")]}
+RFC_FORWARDED = {"client": ("127.0.0.1", 40000),
+                 "headers": [(b"forwarded", b"for=203.0.113.7")]}
+
+
+@pytest.mark.parametrize(("trusted", "scope", "allowed"), [
+    ("", PROXIED, False),  # an untrusted proxy's relay may come from anywhere
+    ("", PROXIED_LOCAL, False),  # ...and its header cannot be believed
+    ("127.0.0.1", PROXIED, False),  # a trusted proxy relaying a remote client
+    ("127.0.0.1", PROXIED_LOCAL, True),  # a trusted proxy relaying a local one
+    ("127.0.0.1", RFC_FORWARDED, False),  # a relay named only in `Forwarded` (not read)
+])
+async def test_env_local_behind_a_proxy_answers_only_a_local_client(
+        tmp_path: Path, trusted: str, scope: dict[str, Any], allowed: bool) -> None:
+    settings = make_settings(tmp_path, ELIZA_TRUSTED_PROXIES=trusted)
+    async with open_app(settings) as app:
+        client = app.test_client()
+        read = await client.get("/api/system/env/local", scope_base=scope)
+        write = await client.post("/api/system/env/local", scope_base=scope,
+                                  json={"content": {"SET_BY": "proxy"}})
+    assert read.status_code == write.status_code == (200 if allowed else 403)
+    if not allowed:
+        assert (await read.get_json())["error"]["code"] == "FORBIDDEN"
+        assert "SET_BY" not in (settings.env_file.read_text()
+                                if settings.env_file.exists() else "")

@@ -25,14 +25,14 @@ CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 DOCUMENTED_5XX = {
     501: {"NOT_IMPLEMENTED"},
     503: {"MODEL_NOT_AVAILABLE", "EMBEDDING_NOT_AVAILABLE", "EMBEDDING_FAILED",
-          "SERVICE_UNAVAILABLE"},
+          "SERVICE_UNAVAILABLE", "TOO_MANY_JOBS"},
     507: {"INSUFFICIENT_STORAGE"},
 }
 # Health answers 503 while no agent runs (its body is the health report, not an envelope).
 HEALTH_PATHS = {"/api/server/health", "/api/runtime/health", "/health"}
 # POST /api/memory/groups/<id> is a 500 CREATE_ERROR when every agent fails (docs/api.md,
 # as ElizaOS answers it).
-GROUPS = re.compile(r"^/api/memory/groups/[^/]+$")
+GROUPS = re.compile(r"^/api/memory/groups(/[^/]+)?$")  # group rooms: all agents failed
 LOG_PROBLEM = re.compile(r" (ERROR|CRITICAL) |\[(ERROR|CRITICAL)\]|^Traceback ", re.M)
 
 
@@ -80,8 +80,16 @@ class Fuzzer:
         if content is not None and content_type is not None:
             hdrs.setdefault("Content-Type", content_type)
         try:
-            response = self.client.request(method, target, content=content, headers=hdrs,
-                                           files=files, data=data)
+            request = self.client.build_request(method, target, content=content,
+                                                headers=hdrs, files=files, data=data)
+            response = self.client.send(request, stream=True)
+            try:
+                # An event stream never ends: its answer is its status and headers.
+                streams = response.headers.get("content-type", "").startswith(
+                    "text/event-stream")
+                raw = b"" if streams else response.read()
+            finally:
+                response.close()
         except httpx.TimeoutException:
             self.problem(method, target, what, "HANG: no answer within "
                          f"{CLIENT_TIMEOUT} s")
@@ -90,7 +98,7 @@ class Fuzzer:
             self.problem(method, target, what, f"connection failed: {exc!r}")
             self.close()  # start a fresh connection for the next request
             return None
-        self.judge(method, target, response, what)
+        self.judge(method, target, response, what, raw)
         return response
 
     def send_json(self, method: str, target: str, body: Any, what: str = ""
@@ -103,10 +111,10 @@ class Fuzzer:
     def problem(self, method: str, target: str, what: str, why: str) -> None:
         self.problems.append(f"{method} {target[:300]} [{what[:300]}]: {why}")
 
-    def judge(self, method: str, target: str, response: httpx.Response, what: str) -> None:
+    def judge(self, method: str, target: str, response: httpx.Response, what: str,
+              raw: bytes) -> None:
         status = response.status_code
         path = target.split("?", 1)[0]
-        raw = response.content
         is_json = response.headers.get("content-type", "").startswith("application/json")
         body: Any = None
         if is_json:

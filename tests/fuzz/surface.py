@@ -184,6 +184,8 @@ def build_world(fuzzer: Fuzzer) -> World:
                   {"agentId": ELIZA_ID, "userId": USER_ID})
     upload = _ok(fuzzer, "POST", f"/api/media/agents/{ELIZA_ID}/upload-media",
                  files={"file": ("pic.png", PNG, "image/png")}, content_type=None)
+    job = _ok(fuzzer, "POST", "/api/messaging/jobs",
+              {"agentId": ELIZA_ID, "userId": USER_ID, "content": "a fuzz job"})
     plugins = _ok(fuzzer, "GET", "/api/plugins")["data"]
     plugin_names = [p.get("name") for p in (plugins.get("plugins", plugins)
                                             if isinstance(plugins, dict) else plugins)
@@ -201,6 +203,9 @@ def build_world(fuzzer: Fuzzer) -> World:
         "run_id": run_list[0]["runId"] if run_list and "runId" in run_list[0]
         else str(uuid.uuid4()),
         "filename": upload["data"]["filename"],
+        "file_id": upload["data"]["id"],
+        "job_id": job["jobId"],
+        "asset": "swagger-ui.css",
         "plugin": next((n for n in plugin_names if isinstance(n, str)), "eliza"),
         "rest": "status",
     }

@@ -78,7 +78,7 @@ def connect(target: Target) -> tuple[socketio.Client, Seen]:
     client = socketio.Client(reconnection=False)
     events = Seen(client)
     client.connect(target.fuzzer.server.url, transports=["websocket"],
-                   wait_timeout=10)
+                   auth={"entityId": USER_ID}, wait_timeout=10)
     events.wait("authenticated")
     return client, events
 
@@ -172,7 +172,8 @@ def test_raw_engine_io_packets(target: Target, fuzz: Any) -> None:
             assert opened.status_code == 200, opened.text
             sid = json.loads(opened.text[1:])["sid"]
             url = f"{base}&sid={sid}"
-            assert http.post(url, content=b"40").text == "ok"
+            connect_packet = "40" + json.dumps({"entityId": USER_ID})
+            assert http.post(url, content=connect_packet.encode()).text == "ok"
             http.get(url)  # the connect answer and welcome events
             fuzz.sent += 1
             try:

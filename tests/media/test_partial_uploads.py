@@ -1,6 +1,7 @@
 """Partial uploads never outlive their request, nor a killed server: a client that stalls
 mid-body and then hangs up leaves no `.part` file, and the `.part` files of a server killed
-mid-upload are removed (and reported in the log) when the server starts again."""
+mid-upload are removed (and reported in the log) when the server starts again (on
+PostgreSQL, whose workers share the directory, once they are too old to be in progress)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eliza.media.uploads import PARTIAL_UPLOAD_MAX_AGE
+from tests import backends
 from tests.polling import wait_until_sync
 
 from .helpers import CONTENT_TYPE, SAMPLES, new_id
@@ -74,6 +77,15 @@ def test_partial_uploads_of_a_killed_server_are_removed_at_start(live_server: An
     assert len(left) == 2, "a killed server leaves its partial uploads"
     size = sum(p.stat().st_size for p in left)
     assert size > 0
+    if backends.current.name == "postgres":
+        # Workers on PostgreSQL share their uploads directory: a partial upload is only
+        # known to be left over once it is too old to be another worker's in progress.
+        live_server.start()
+        assert sorted(partial_files(live_server)) == sorted(left)
+        live_server.stop()
+        long_ago = time.time() - PARTIAL_UPLOAD_MAX_AGE - 60
+        for path in left:
+            os.utime(path, (long_ago, long_ago))
 
     live_server.start()
     assert partial_files(live_server) == []

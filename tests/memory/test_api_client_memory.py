@@ -78,4 +78,4 @@ async def test_api_client_memory_methods(live_server: Any) -> None:
     assert out["clearAll"]["message"] == "All agent memories cleared successfully"
     assert out["afterClearAll"] == []
     assert out["badAgent"] == {"code": "INVALID_ID", "status": 400, "isApiError": True}
-    assert out["unknownAgent"] == {"code": "AGENT_NOT_FOUND", "status": 404, "isApiError": True}
+    assert out["unknownAgent"] == {"code": "NOT_FOUND", "status": 404, "isApiError": True}

@@ -158,7 +158,7 @@ async def test_agent_errors_on_every_agent_route(client: Any) -> None:
             assert bad["code"] == "INVALID_ID"
             unknown = await error_of(client, method, f"{prefix}/{ids.new_uuid()}/{tail}", 404,
                                      {"name": "x"})
-            assert unknown["code"] == "AGENT_NOT_FOUND"
+            assert unknown["code"] == "NOT_FOUND"
     await send_json(client, "post", f"/api/agents/{ELIZA_ID}/stop")
     for method, tail in routes:
         stopped = await error_of(client, method, f"/api/memory/{ELIZA_ID}/{tail}", 404,

@@ -23,7 +23,7 @@ async def test_get_worlds_is_reachable(client: Any) -> None:
     assert world["serverId"] == ids.DEFAULT_SERVER_ID
     await send_json(client, "post", f"/api/agents/{ELIZA_ID}/stop")
     error = await error_of(client, "get", "/api/agents/worlds", 404)
-    assert error["code"] == "AGENT_NOT_FOUND"
+    assert error["code"] == "NOT_FOUND"
 
 
 async def test_create_and_patch_worlds(client: Any) -> None:
@@ -65,7 +65,7 @@ async def test_create_and_patch_worlds(client: Any) -> None:
         assert (await error_of(client, method, f"/api/agents/bad/{tail}", 400,
                                {"name": "n"}))["code"] == "INVALID_ID"
         assert (await error_of(client, method, f"/api/agents/{ids.new_uuid()}/{tail}", 404,
-                               {"name": "n"}))["code"] == "AGENT_NOT_FOUND"
+                               {"name": "n"}))["code"] == "NOT_FOUND"
     await send_json(client, "post", f"/api/agents/{ELIZA_ID}/stop")
     assert (await error_of(client, "post", base, 404, {"name": "n"}))["code"] \
         == "AGENT_NOT_RUNNING"
@@ -108,7 +108,7 @@ async def test_agent_logs_filters_and_delete(client: Any) -> None:
         assert (await error_of(client, method, f"/api/agents/bad/{tail}", 400))["code"] \
             == "INVALID_ID"
         assert (await error_of(client, method, f"/api/agents/{ids.new_uuid()}/{tail}",
-                               404))["code"] == "AGENT_NOT_FOUND"
+                               404))["code"] == "NOT_FOUND"
     await send_json(client, "post", f"/api/agents/{ELIZA_ID}/stop")
     assert (await error_of(client, "get", base, 404))["code"] == "AGENT_NOT_RUNNING"
 

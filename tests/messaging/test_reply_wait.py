@@ -49,6 +49,18 @@ class NoAgents:
     def runtimes(self) -> list[Any]:
         return []
 
+    def is_running(self, agent_id: str) -> bool:
+        return False
+
+    def require_running(self, agent_id: str) -> None:
+        raise AgentNotFound(agent_id)
+
+    def runtime_here(self, agent_id: str) -> Any:
+        return None
+
+    def opened_character(self, agent_id: str) -> dict[str, Any]:
+        raise AgentNotFound(agent_id)
+
 
 class BurstyBus(InProcessBus):
     """The in-process bus, with a burst of other traffic published just before one chosen

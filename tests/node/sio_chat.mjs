@@ -1,6 +1,7 @@
 // Drives the published socket.io-client 4.8 against a live server, as the ElizaOS web UI does.
 // argv[2] is a JSON config: {url, scenario: "chat" | "auth", transports?, entityId, agentId?,
-// channelId?, apiKey?, text?}. Prints one JSON line with what happened; pytest asserts on it.
+// channelId?, apiKey?, text?, restUrl? (where its REST calls go; default url)}. Prints one
+// JSON line with what happened; pytest asserts on it.
 import { io } from 'socket.io-client';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -56,7 +57,7 @@ function connectResult(socket, ms = 10000) {
 async function restPost(path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (cfg.apiKey) headers['X-API-KEY'] = cfg.apiKey;
-  const res = await fetch(cfg.url + path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const res = await fetch((cfg.restUrl || cfg.url) + path, { method: 'POST', headers, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 

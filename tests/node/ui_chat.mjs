@@ -1,28 +1,58 @@
 // Drives the official ElizaOS web UI (@elizaos/client 1.7.2, served by the server under test)
 // in headless Chromium with puppeteer-core: open /chat/<agentId>, type a message, press Enter,
 // wait until the agent's reply is rendered, take a screenshot.
-// argv[2] is a JSON config: {url, agentId, text, expect, screenshot, userDataDir}.
+// argv[2] is a JSON config: {url, agentId, text, expect, screenshot, userDataDir, logs?}.
+// With `logs: {expect: [...], screenshot?, then?: {text, expect: [...]}}` it then opens the agent's side
+// panel on its Logs tab and waits until the panel lists every `expect` line (the turn just
+// made); with `then`, it sends `then.text` too and waits for that turn's lines, streamed live.
 // Prints one JSON line with what happened; pytest asserts on it.
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
 const out = { socketRequests: [], websockets: [], consoleErrors: [], failedLocal: [] };
 const started = Date.now();
 const stamp = (what) => { out.timeline = out.timeline ?? []; out.timeline.push([Date.now() - started, what]); };
 
-const browser = await puppeteer.launch({
-  executablePath: '/usr/bin/chromium',
-  // The args carry --headless with the flags Chromium needs as root in CI (without the
-  // background-networking ones it floods refused outside connections).
-  headless: false,
-  userDataDir: cfg.userDataDir,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run',
-  ],
-  defaultViewport: { width: 1280, height: 860 },
-  protocolTimeout: 60000,
-});
+const activePanel = () => document.querySelector('[role="tabpanel"][data-state="active"]')?.innerText ?? '';
+
+async function waitForPanelLines(page, lines) {
+  await page.waitForFunction(
+    (want) => {
+      const text = document.querySelector('[role="tabpanel"][data-state="active"]')?.innerText ?? '';
+      return want.every((line) => text.includes(line));
+    },
+    { timeout: 30000 },
+    lines,
+  );
+}
+
+async function showLogs(page, logs) {
+  out.logRequests = [];
+  page.on('request', (req) => {
+    if (req.url().includes('/api/server/logs')) out.logRequests.push(req.url().slice(cfg.url.length));
+  });
+  // The side panel's toggle (its icon is PanelRight while closed), then the Logs tab.
+  const toggle = await page.waitForSelector('button:has(svg.lucide-panel-right)', { timeout: 10000 });
+  await toggle.click();
+  const tab = await page.waitForSelector('button[role="tab"]::-p-text(Logs)', { timeout: 10000 });
+  await tab.click();
+  stamp('logs tab opened');
+  await waitForPanelLines(page, logs.expect);
+  stamp('turn lines listed');
+  out.logsPanel = await page.evaluate(activePanel);
+  if (logs.screenshot) await page.screenshot({ path: logs.screenshot });
+  if (logs.then) {
+    const input = await page.$('textarea');
+    await input.click();
+    await input.type(logs.then.text);
+    await page.keyboard.press('Enter');
+    await waitForPanelLines(page, logs.then.expect);
+    stamp('second turn lines listed');
+    out.logsPanelAfter = await page.evaluate(activePanel);
+  }
+}
+
+const browser = await launchChromium(cfg.userDataDir, { width: 1280, height: 860 });
 let page;
 try {
   page = await browser.newPage();
@@ -68,6 +98,7 @@ try {
   await new Promise((r) => setTimeout(r, 500)); // let the message list settle for the shot
   out.bodyText = await page.evaluate(() => document.body.innerText);
   out.inputAfter = await page.$eval('textarea', (el) => el.value);
+  if (cfg.logs) await showLogs(page, cfg.logs);
   await page.screenshot({ path: cfg.screenshot, fullPage: false });
   out.screenshot = cfg.screenshot;
 } catch (err) {

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 import trio
 from sqlite_utils.migrations import Migrations
 
-from eliza import BusListener, Event, ModelType, NotFound, Panel, Route, hookimpl
+from eliza import (
+    BusListener,
+    Event,
+    ModelType,
+    NotFound,
+    Panel,
+    RequiredSetting,
+    Route,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from quart import Request
@@ -98,6 +107,12 @@ class AdHocPlugin:
     async def register_bus_listeners(self, server: AgentServer) -> list[BusListener]:
         # An awaitable result is awaited by the server (hooks may return either).
         return [BusListener(["new_message"], self.on_message, name="collector")]
+
+    @hookimpl
+    def required_settings(self, server: AgentServer) -> list[RequiredSetting]:
+        # Requires nothing, so the other tests' agents start bare (test_required_settings.py
+        # has a plugin that requires some).
+        return []
 
     @hookimpl
     def startup(self, server: AgentServer) -> None:

@@ -4,6 +4,7 @@ tests are run by pytest in a project of their own, with the documented configura
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from pathlib import Path
@@ -44,6 +45,22 @@ async def test_doc_example_plugin_runs(tmp_path: Path) -> None:
         assert [p["name"] for p in panels["data"]] == ["Hello"]
         server.bus.publish(NewMessage(message={"channel_id": "c", "content": "hi"}))
         await wait_until(lambda: hello.greetings)
+
+
+async def test_doc_required_settings_refusal_is_the_one_documented(tmp_path: Path) -> None:
+    weather = doc_module("required-settings")
+    character = json.loads(doc_block("required-settings-character"))
+    documented = json.loads(doc_block("required-settings-refusal"))
+    settings = make_settings(tmp_path, ELIZA_DEFAULT_AGENT="false")
+    server = AgentServer(settings, make_plugin_manager(allow=[], extra=[("weather", weather)]))
+    async with open_app(settings, server) as app:
+        client = app.test_client()
+        created = await client.post("/api/agents", json={"characterJson": character})
+        agent_id = (await created.get_json())["data"]["id"]
+        response = await client.post(f"/api/agents/{agent_id}/start")
+        assert response.status_code == 422
+        documented["error"]["details"]["agentId"] = agent_id
+        assert await response.get_json() == documented
 
 
 def test_doc_plugin_tests_pass(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ async def agent_using(server: AgentServer, fake: FakeOpenAI, **settings: str) ->
                      "secrets": {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.url}},
     })
     runtime = await server.agents.start(record.id)
+    assert runtime is not None  # one process: it runs here
     return runtime
 
 

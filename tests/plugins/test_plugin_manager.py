@@ -115,7 +115,8 @@ def test_cli_lists_plugins(capsys: pytest.CaptureFixture[str],
     monkeypatch.delenv("ELIZA_LOAD_PLUGINS", raising=False)
     assert main(["plugins", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["openai"]["hooks"] == ["register_models", "shutdown", "startup"]
+    assert rows["openai"]["hooks"] == ["register_models", "required_settings", "shutdown",
+                                       "startup"]
     monkeypatch.setenv("ELIZA_LOAD_PLUGINS", "example")
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out

@@ -20,7 +20,8 @@ HOOKS = sorted(name for name, value in vars(hookspecs).items()
 
 def test_every_hook_is_known() -> None:
     assert HOOKS == ["register_bus_listeners", "register_migrations", "register_models",
-                     "register_panels", "register_routes", "shutdown", "startup"]
+                     "register_panels", "register_routes", "required_settings", "shutdown",
+                     "startup"]
 
 
 async def test_tracing_logs_every_hook_call(tmp_path: Path,

@@ -11,12 +11,14 @@ import threading
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import trio
 
 from conftest import LiveServer
+from tests.backends import admin_url
 
 T = TypeVar("T")
 
@@ -95,6 +97,13 @@ class TcpProxy:
             sock.close()
         self._listener.close()
 
+    def route(self, url: str) -> str:
+        """`url` (a URL of the target) with this proxy in its place."""
+        host, port = self.target
+        routed = url.replace(f"@{host}:{port}/", f"@127.0.0.1:{self.port}/", 1)
+        assert routed != url, f"{url} does not name {host}:{port}"
+        return routed
+
     def cut(self, *, hold: bool = False) -> None:
         self._run("hold" if hold else "cut")
 
@@ -164,3 +173,35 @@ class TcpProxy:
         except OSError:
             pass
         self._drop(sock)
+
+
+def database_proxy() -> TcpProxy:
+    """A proxy (not yet started) to the test PostgreSQL server."""
+    parsed = urlsplit(admin_url())
+    return TcpProxy(parsed.hostname or "127.0.0.1", parsed.port or 5432)
+
+
+async def post_until_acknowledged(
+    url_for: Callable[[int], str], channel_id: str, user: str, n: int, posts: int,
+    acknowledged: dict[str, str], *, request_timeout: float, retry_after: float,
+) -> None:
+    """Client `n`: post `posts` messages in order, each with its client message id; one the
+    server did not acknowledge (it was killed, paused, or not up yet) is sent again with
+    the same id, to `url_for(attempt)`. Records key -> stored message id."""
+    async with httpx.AsyncClient(timeout=request_timeout) as http:
+        attempt = n
+        for i in range(posts):
+            key = f"{n}-{i}"
+            while True:
+                attempt += 1
+                try:
+                    response: httpx.Response | None = await http.post(
+                        f"{url_for(attempt)}/api/messaging/channels/{channel_id}/messages",
+                        json={"author_id": user, "content": f"client {n} says {i}",
+                              "clientMessageId": key})
+                except httpx.HTTPError:
+                    response = None
+                if response is not None and response.status_code == 201:
+                    acknowledged[key] = response.json()["userMessage"]["id"]
+                    break
+                await trio.sleep(retry_after)

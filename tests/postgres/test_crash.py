@@ -10,9 +10,9 @@ import os
 import signal
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
-import httpx
 import pytest
 import trio
 
@@ -21,7 +21,7 @@ from eliza.ids import DEFAULT_SERVER_ID
 from tests.backends import own_schema
 from tests.polling import wait_until
 
-from .support import request, rows
+from .support import post_until_acknowledged, request, rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]
 
@@ -39,27 +39,6 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
             yield live
         finally:
             live.stop()
-
-
-async def _client(server: LiveServer, url: list[str], channel_id: str, user: str, n: int,
-                  acknowledged: dict[str, str]) -> None:
-    """Post POSTS_EACH messages in order; a post the server did not acknowledge (it was
-    killed, or is not up yet) is sent again with the same client message id."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        for i in range(POSTS_EACH):
-            key = f"{n}-{i}"
-            while True:
-                try:
-                    response = await http.post(
-                        f"{url[0]}/api/messaging/channels/{channel_id}/messages",
-                        json={"author_id": user, "content": f"client {n} says {i}",
-                              "clientMessageId": key})
-                except httpx.HTTPError:
-                    response = None
-                if response is not None and response.status_code == 201:
-                    acknowledged[key] = response.json()["userMessage"]["id"]
-                    break
-                await trio.sleep(0.05)
 
 
 async def test_sigkill_under_load_loses_and_repeats_nothing(server: LiveServer) -> None:
@@ -80,7 +59,7 @@ async def test_sigkill_under_load_loses_and_repeats_nothing(server: LiveServer) 
         nonlocal killed_at
         await wait_until(lambda: len(acknowledged) >= KILL_AFTER, within=30,
                          message="posts acknowledged before the crash")
-        worker = int((server.data_dir / "server.lock").read_text().strip())
+        worker = server.worker_pid()
         os.kill(worker, signal.SIGKILL)
         killed_at = len(acknowledged)
         await trio.to_thread.run_sync(server.stop)
@@ -91,7 +70,9 @@ async def test_sigkill_under_load_loses_and_repeats_nothing(server: LiveServer) 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(crash_and_restart)
             for n, (user, channel_id) in enumerate(zip(users, channels, strict=True)):
-                nursery.start_soon(_client, server, url, channel_id, user, n, acknowledged)
+                nursery.start_soon(partial(
+                    post_until_acknowledged, lambda _: url[0], channel_id, user, n,
+                    POSTS_EACH, acknowledged, request_timeout=10, retry_after=0.05))
     assert KILL_AFTER <= killed_at < CLIENTS * POSTS_EACH  # the crash was mid-load
     assert len(acknowledged) == CLIENTS * POSTS_EACH
 

@@ -29,7 +29,8 @@ def schema_url() -> Iterator[str]:
 
 async def test_servers_starting_at_once_create_one_default_agent(
         tmp_path: Path, schema_url: str) -> None:
-    servers = [LiveServer(tmp_path / f"srv{i}" / ".eliza", {"POSTGRES_URL": schema_url})
+    servers = [LiveServer(tmp_path / f"srv{i}" / ".eliza", {"POSTGRES_URL": schema_url,
+                                                          "SECRET_SALT": "one-deployment"})
                for i in range(SERVERS)]
     try:
         async with trio.open_nursery() as nursery:

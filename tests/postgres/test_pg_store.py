@@ -11,22 +11,16 @@ import pytest
 import trio
 
 from eliza.errors import DatabaseUnavailable
-from eliza.store import core_migrations
 from eliza.store.postgres import PgStore, translate
-from tests.backends import own_schema
+from tests.backends import migrated_pg_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]
 
 
 @pytest.fixture
 async def store() -> AsyncIterator[PgStore]:
-    with own_schema("u") as (_, url):
-        opened = PgStore(url, pool_size=4, connect_timeout=5, statement_timeout=0.5)
-        await opened.open([core_migrations])
-        try:
-            yield opened
-        finally:
-            opened.close()
+    async with migrated_pg_store("u", statement_timeout=0.5) as opened:
+        yield opened
 
 
 def test_placeholders_outside_quotes_become_psycopg_ones() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ class PollingSocket:
     async def open(self) -> None:
         response = await self.client.get(HANDSHAKE)
         self.sid = json.loads((await response.get_data(as_text=True))[1:])["sid"]
-        await self.send("40{}")
+        await self.send("40" + json.dumps({"entityId": str(uuid.uuid4())}))
         await self.until("connection_established")
 
     async def send(self, packet: str) -> None:

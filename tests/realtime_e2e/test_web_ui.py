@@ -1,7 +1,8 @@
 """The official ElizaOS web UI (`@elizaos/client` 1.7.2, installed with `eliza.webui`) in
 headless Chromium against the live server: it loads from `/chat/<agentId>`, connects its
 socket (polling, then the websocket upgrade), and the ELIZA agent's reply to a message typed
-into it is rendered. A screenshot is kept under test-artifacts/.
+into it is rendered. A screenshot is kept under test-artifacts/. The agent's Logs tab lists
+the steps of a turn made in the UI.
 """
 
 from __future__ import annotations
@@ -87,3 +88,39 @@ def test_web_ui_chat_with_eliza(chromium: Path, ui_server: LiveServer, tmp_path:
     assert r["inputAfter"] == ""
     assert not r["failedLocal"], r["failedLocal"]
     assert screenshot.stat().st_size > 10_000
+
+
+def test_web_ui_logs_tab_lists_the_turn(chromium: Path, ui_server: LiveServer,
+                                        tmp_path: Path) -> None:
+    """The agent's Logs tab (the side panel's `agentName`-filtered view of the server logs)
+    lists each step of a turn made in the UI, then a second turn's steps as they stream."""
+    agent_id = ids.string_to_uuid("Eliza")
+    screenshot = tmp_path / "web_ui_logs.png"
+    second = "They're always bugging us about something or other."
+    turn = ["Eliza received a message from", USER_TEXT, "Eliza will respond",
+            "Eliza started run", "Eliza used model TEXT_LARGE", "Eliza replied in",
+            DOCTOR_REPLY]
+    config = {"url": ui_server.url, "agentId": agent_id, "text": USER_TEXT,
+              "expect": DOCTOR_REPLY, "screenshot": str(screenshot),
+              "userDataDir": str(tmp_path / "chromium-profile"),
+              "logs": {"expect": [*turn, "completed in"],
+                       "screenshot": str(tmp_path / "web_ui_logs_first_turn.png"),
+                       "then": {"text": second,
+                                "expect": ["Eliza received a message from", second,
+                                           "Eliza replied in"]}}}
+    r = run_node("ui_chat.mjs", json.dumps(config), timeout=150)
+    print(f"\nweb UI logs screenshot: {screenshot}")
+    assert "error" not in r, (f"{r.get('error')}\npanel:\n{r.get('logsPanel')}\n"
+                              f"server log:\n{ui_server.log()[-3000:]}")
+
+    # The tab asked the server for this agent's logs only, and listed the turn's steps.
+    assert r["logRequests"], "the Logs tab never asked for the logs"
+    assert all(url.startswith("/api/server/logs?") and url.endswith("&agentName=Eliza")
+               for url in r["logRequests"]), r["logRequests"]
+    panel = r["logsPanel"]
+    print(f"Logs tab:\n{panel}")
+    assert all(line in panel for line in turn), panel
+    assert second in r["logsPanelAfter"]
+    assert not r["failedLocal"], r["failedLocal"]
+    assert screenshot.stat().st_size > 10_000
+    assert (tmp_path / "web_ui_logs_first_turn.png").stat().st_size > 10_000

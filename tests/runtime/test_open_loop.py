@@ -38,7 +38,7 @@ async def test_sigkill_mid_burst_loses_nothing_acknowledged(live_server: LiveSer
 
     async def crash_and_restart() -> None:
         await trio.sleep(1.5)
-        worker = int((live_server.data_dir / "server.lock").read_text().strip())
+        worker = live_server.worker_pid()
         await trio.to_thread.run_sync(_kill, worker)
         await trio.to_thread.run_sync(live_server.stop)
         await trio.to_thread.run_sync(live_server.start)

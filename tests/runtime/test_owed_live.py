@@ -89,7 +89,7 @@ async def _backlog_then(stop: str, live_server_factory: Any, nursery: trio.Nurse
 
     await wait_until(some_answered, within=30)
     if stop == "kill":
-        worker = int((server.data_dir / "server.lock").read_text().strip())
+        worker = server.worker_pid()
         os.kill(worker, signal.SIGKILL)
         await trio.to_thread.run_sync(server.stop)
     else:

@@ -58,6 +58,18 @@ class Directory:
     def runtimes(self) -> list[AgentRuntime]:
         return list(self.running.values())
 
+    def is_running(self, agent_id: str) -> bool:
+        return agent_id in self.running
+
+    def require_running(self, agent_id: str) -> None:
+        self.require_runtime(agent_id)
+
+    def runtime_here(self, agent_id: str) -> AgentRuntime | None:
+        return self.runtime(agent_id)
+
+    def opened_character(self, agent_id: str) -> dict[str, Any]:
+        return self.require_runtime(agent_id).character
+
 
 async def shout(runtime: AgentRuntime, params: dict[str, Any]) -> str:
     return str(params["message"]).upper() + "!"

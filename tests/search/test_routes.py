@@ -161,7 +161,7 @@ async def test_memory_search_errors(client: Any) -> None:
     assert error["code"] == "INVALID_ID"
     error = await error_of(client, "post", f"/api/memory/{ids.new_uuid()}/memories/search", 404,
                            {"query": "a"})
-    assert error["code"] == "AGENT_NOT_FOUND"
+    assert error["code"] == "NOT_FOUND"
     # The GET/PATCH/DELETE `/memories/<memoryId>` routes are untouched by the search route.
     missing = await error_of(client, "delete", f"/api/memory/{ELIZA_ID}/memories/search", 400)
     assert missing["code"] == "INVALID_ID"

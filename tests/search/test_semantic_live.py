@@ -384,6 +384,38 @@ def test_memories_from_before_the_model_catch_up(http: httpx.Client, agent: str)
     assert messages[0]["id"] == old.messages[taxes]["id"]
 
 
+# -- memories created or imported through the API -----------------------------------------
+
+
+def test_created_and_imported_memories_are_embedded(http: httpx.Client, agent: str) -> None:
+    room = data_of(http.post(f"/api/agents/{agent}/rooms", json={"name": "notes"}), 201)
+    created = data_of(http.post(f"/api/memory/agents/{agent}/memories", json={
+        "content": {"text": "The glassblower shapes a vase from molten glass"},
+        "type": "facts", "roomId": room["id"]}), 201)
+    query = {"query": "an artisan forming hot glass", "mode": "semantic", "tableName": "facts"}
+
+    def embedded(agent_id: str, memory_id: str) -> dict[str, Any] | None:
+        memory = data_of(http.get(f"/api/agents/{agent_id}/memories/{memory_id}",
+                                  params={"includeEmbedding": "true"}))
+        return memory if isinstance(memory["embedding"], list) else None
+
+    wait_until_sync(lambda: embedded(agent, created["id"]), within=EMBEDDING_WITHIN,
+                    interval=0.1, message="the created memory to be embedded")
+    assert ids_of(search_memories(http, agent, query)[0])[:1] == [created["id"]]
+    # Imported into another agent with the model: embedded by that agent.
+    copy = create_agent(http, "Copy", ["minilm"])
+    exported = data_of(http.get(f"/api/memory/agents/{agent}/export"))
+    exported["memories"] = [m for m in exported["memories"] if m["id"] == created["id"]]
+    assert data_of(http.post(f"/api/memory/agents/{copy}/import", json=exported))[
+        "imported"] == 1
+    copied = data_of(http.get(f"/api/memory/agents/{copy}/memories",
+                              params={"type": "facts"}))["memories"][0]["id"]
+    vector = wait_until_sync(lambda: embedded(copy, copied), within=FIRST_EMBEDDING_WITHIN,
+                             interval=0.1, message="the imported memory to be embedded")
+    assert len(vector["embedding"]) == DIMENSIONS
+    assert ids_of(search_memories(http, copy, query)[0]) == [copied]
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
@@ -441,9 +473,9 @@ def test_bad_and_unknown_agents(http: httpx.Client) -> None:
     error = error_of(http.post("/api/memory/not-an-agent/memories/search", json=body), 400)
     assert error["code"] == "INVALID_ID"
     error = error_of(http.post(f"/api/memory/{uuid.uuid4()}/memories/search", json=body), 404)
-    assert error["code"] == "AGENT_NOT_FOUND"
+    assert error["code"] == "NOT_FOUND"
     error = error_of(http.post(f"/api/agents/{uuid.uuid4()}/memories/search", json=body), 404)
-    assert error["code"] == "AGENT_NOT_FOUND"
+    assert error["code"] == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("key", ["from", "to"])

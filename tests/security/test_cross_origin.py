@@ -6,6 +6,7 @@ CORS preflight, a websocket, a DNS-rebound Host) against a live server."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -176,7 +177,8 @@ def connect(server: LiveServer, transport: str, origin: str | None = None,
         ws_options["host"] = host
         headers["Host"] = host
     client = socketio.Client(reconnection=False, websocket_extra_options=ws_options)
-    client.connect(server.url, transports=[transport], headers=headers, wait_timeout=10)
+    client.connect(server.url, transports=[transport], headers=headers,
+                   auth={"entityId": str(uuid.uuid4())}, wait_timeout=10)
     return client
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,23 +10,10 @@ import pytest
 from eliza import ids
 from eliza.clock import now_ms
 from eliza.server import AgentServer
+from tests.clocks import Clock
 
 ELIZA_ID = ids.string_to_uuid("Eliza")
 USER_ID = "5d8c9a1e-1b2c-4d3e-8f90-123456789abc"
-MINUTE = 60_000
-
-
-@dataclass
-class Clock:
-    """Epoch ms that a test moves forward instead of sleeping."""
-
-    now: int
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, minutes: float) -> None:
-        self.now += int(minutes * MINUTE)
 
 
 @pytest.fixture

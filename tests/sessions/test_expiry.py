@@ -7,12 +7,14 @@ from typing import Any
 
 import trio
 
+from eliza.errors import DatabaseUnavailable
 from eliza.server import AgentServer
 from eliza.sessions import rules, run_session_sweeper
 from eliza.settings import SessionSettings
 from eliza.store import sessions as sq
+from tests.clocks import Clock
 from tests.polling import wait_until
-from tests.sessions.conftest import Clock, create_session
+from tests.sessions.conftest import create_session
 
 BASE = "/api/messaging/sessions"
 
@@ -157,3 +159,32 @@ async def test_list_counts_expired_until_swept(client: Any, clock: Clock,
     assert len(removed) == 1
     listed = await (await client.get(BASE)).get_json()
     assert listed["stats"]["totalSessions"] == 1
+
+
+async def test_sweeper_outlives_a_database_outage(
+        client: Any, clock: Clock, agent_server: AgentServer, nursery: trio.Nursery,
+        caplog: Any, monkeypatch: Any) -> None:
+    old = await create_session(client)
+    clock.advance(31)
+    service = agent_server.sessions
+    sweep = service.sweep
+    outages = 2
+
+    async def sweep_unless_down() -> Any:
+        nonlocal outages
+        if outages:
+            outages -= 1
+            raise DatabaseUnavailable("The database is unavailable: test; retry shortly")
+        return await sweep()
+
+    monkeypatch.setattr(service, "sweep", sweep_unless_down)
+    await nursery.start(lambda task_status: run_session_sweeper(
+        service, interval=0.01, task_status=task_status))
+
+    async def old_gone() -> bool:
+        return await agent_server.store.read(sq.get_session, old["sessionId"]) is None
+
+    await wait_until(old_gone, within=5, message="the expired session swept after the outage")
+    skipped = [r for r in caplog.records if "session sweep skipped" in r.getMessage()]
+    assert len(skipped) == 2
+    assert not any(r.exc_info for r in skipped)  # one line each, no traceback

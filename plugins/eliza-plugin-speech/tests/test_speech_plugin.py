@@ -13,12 +13,14 @@ from eliza_plugin_speech.engines import (
     SpeechError,
     VoiceSettings,
     fix_wav_sizes,
+    parse_voices,
     sox_type,
     synthesize,
     transcribe,
 )
 
 from conftest import make_settings, open_app
+from eliza import Voice
 from eliza.plugins import make_plugin_manager
 from eliza.runtime.models import ModelType
 from eliza.server import AgentServer
@@ -77,6 +79,25 @@ def test_helpers() -> None:
     assert sox_type(b"ID3\x03") == "mp3"
     assert sox_type(b"\x00\x00", "audio/mpeg") == "mp3"
     assert fix_wav_sizes(b"not a wav") == b"not a wav"
+
+
+def test_voice_listing_and_voice_ids() -> None:
+    listing = (
+        "Pty Language       Age/Gender VoiceName          File                 Other Langs\n"
+        " 2  en-us           --/M      English_(America)  gmw/en-US            (en 3)\n"
+        " 5  yue             --/M      Chinese_(Cantonese,_latin_as_Jyutping) "
+        "sit/yue-Latn-jyutping (zh-yue 5)(zh 8)\n"
+        " 9  en              70/F      en-german-1        mb/mb-de1-en\n"
+        "garbage\n")
+    assert parse_voices(listing) == [
+        Voice("gmw/en-US", "English (America)", "en-us", "male"),
+        Voice("sit/yue-Latn-jyutping", "Chinese (Cantonese, latin as Jyutping)", "yue",
+              "male"),
+        Voice("mb/mb-de1-en", "en-german-1", "en", "female")]
+    for usable in ("en-us", "gmw/en-US", "en-us+f3", "sit/yue-Latn-jyutping"):
+        assert speech.VOICE_ID.fullmatch(usable), usable
+    for unsafe in ("-w", "/etc/passwd", "gmw/../../x", "en us", ""):
+        assert not speech.VOICE_ID.fullmatch(unsafe), unsafe
 
 
 async def test_models_only_for_agents_that_enable_speech(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ settings or secrets ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` (default
 ``https://api.openai.com/v1``), ``OPENAI_SMALL_MODEL``, ``OPENAI_LARGE_MODEL``,
 ``OPENAI_EMBEDDING_MODEL``, ``OPENAI_TIMEOUT``, ``OPENAI_MAX_RETRIES``,
 ``OPENAI_RETRY_DELAY``; each falls back to the environment variable of the same name.
+``OPENAI_API_KEY`` is required (an agent without it does not start) unless
+``OPENAI_BASE_URL`` is set: a server of one's own usually takes no key.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from eliza import ModelType, hookimpl
+from eliza import ModelType, RequiredSetting, hookimpl
 
 from .client import OpenAIConfig, OpenAIError, post_json, stream_chat
 
@@ -127,6 +129,15 @@ def register_models(server: AgentServer) -> dict[ModelType, Any]:
         ModelType.TEXT_LARGE: partial(text_large, pool=pool),
         ModelType.TEXT_EMBEDDING: partial(text_embedding, pool=pool),
     }
+
+
+@hookimpl
+def required_settings(server: AgentServer) -> list[RequiredSetting]:
+    # OpenAI's own endpoint refuses every call without a key; an OpenAI-compatible server
+    # of one's own (vLLM, llama.cpp, Ollama), named by OPENAI_BASE_URL, usually needs none.
+    return [RequiredSetting(
+        "OPENAI_API_KEY", "the OpenAI API key; not needed when OPENAI_BASE_URL names "
+        "another OpenAI-compatible server", env=True, unless=("OPENAI_BASE_URL",))]
 
 
 @hookimpl

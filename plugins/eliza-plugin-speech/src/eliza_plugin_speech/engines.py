@@ -1,7 +1,8 @@
 """The two engines, each an external call under a deadline:
 
 - speech synthesis: ``espeak-ng --stdin --stdout`` (the text goes in on stdin, so a text that
-  starts with ``-`` is never read as an option), run with ``trio.run_process``;
+  starts with ``-`` is never read as an option), run with ``trio.run_process``; its voices
+  come from ``espeak-ng --voices``, run the same way;
 - transcription: ``sox`` converts the input to what pocketsphinx wants (16 kHz, mono, 16-bit
   signed raw PCM), then pocketsphinx decodes it in a worker thread.
 """
@@ -15,11 +16,14 @@ from typing import Any
 
 import trio
 
+from eliza import Voice
+
 MAX_TEXT_CHARS = 5000
 DEFAULT_VOICE = "en-us"
 DEFAULT_RATE = 120  # words per minute: slow speech is what pocketsphinx recognises best
 DEFAULT_TIMEOUT = 30.0
 SAMPLE_RATE = 16000
+GENDERS = {"M": "male", "F": "female"}
 
 
 class SpeechError(Exception):
@@ -79,6 +83,32 @@ async def synthesize(text: str, settings: VoiceSettings) -> bytes:
     return fix_wav_sizes(wav)
 
 
+def parse_voices(listing: str) -> list[Voice]:
+    """The voices of an ``espeak-ng --voices`` listing: a header line, then one voice a line,
+    ``Pty Language Age/Gender VoiceName File (other languages)...``, where the name has `_`
+    for its spaces. A voice's id is its file, which ``-v`` selects exactly (languages may
+    be shared: two voices speak ``yue``)."""
+    voices = []
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[0].isdigit():
+            continue  # the header, or a line this parser does not know
+        language, age_gender, name, file = fields[1:5]
+        gender = GENDERS.get(age_gender.rpartition("/")[2])
+        voices.append(Voice(id=file, name=name.replace("_", " ").strip() or file,
+                            language=language, gender=gender))
+    return voices
+
+
+async def list_voices(seconds: float) -> list[Voice]:
+    """The voices espeak-ng speaks with, listed under `seconds`."""
+    listing = await _run(["espeak-ng", "--voices"], b"", seconds, "espeak-ng --voices")
+    voices = parse_voices(listing.decode("utf-8", "replace"))
+    if not voices:
+        raise SpeechError("espeak-ng listed no voices")
+    return voices
+
+
 def sox_type(audio: bytes, mime: str | None = None) -> str:
     """sox's name for the input's container, from its leading bytes (then the MIME type)."""
     head = audio[:12]
@@ -130,5 +160,5 @@ async def transcribe(audio: bytes, mime: str | None, seconds: float) -> str:
     raise SpeechError(f"pocketsphinx took over {seconds} s")
 
 
-__all__ = ["SpeechError", "VoiceSettings", "decode_pcm", "fix_wav_sizes", "sox_type",
-           "synthesize", "to_pcm16k", "transcribe"]
+__all__ = ["SpeechError", "VoiceSettings", "decode_pcm", "fix_wav_sizes", "list_voices",
+           "parse_voices", "sox_type", "synthesize", "to_pcm16k", "transcribe"]
