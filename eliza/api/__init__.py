@@ -34,7 +34,7 @@ from . import (
     worlds,
 )
 from .common import answer_missing_agent_as_not_found, server
-from .contract import declare, openapi_document
+from .contract import declare, openapi_document, unwrapped
 
 # The routes under `/api/agents/:agentId` and the memory routes (`/api/memory/:agentId`,
 # `/api/memory/agents/:agentId`) answer an unknown agent 404 NOT_FOUND as the original
@@ -69,7 +69,8 @@ def register_blueprints(app: Quart) -> None:
 
     # Public like /healthz (the security layer lists it in PUBLIC_API_PATHS).
     @app.get("/api/openapi.json")
-    @declare("This OpenAPI 3.1 contract (public: no API key needed)", tags="system")
+    @declare("This OpenAPI 3.1 contract (public: no API key needed)", tags="system",
+             answers=unwrapped({"type": "object", "required": ["openapi", "info", "paths"]}))
     async def openapi() -> Any:
         return _openapi()
 

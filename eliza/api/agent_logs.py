@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, request
 
-from .common import ok, query_int, server, uuid_param
+from .common import no_content, ok, query_int, server, uuid_param
 from .contract import declare
 from .inputs import MAX_SAFE_INT, Integer, Text, Uuid
 
@@ -44,4 +44,4 @@ async def list_logs(agent_id: str) -> Any:
 @declare("Delete a log row", tags="logs", status=204)
 async def delete_log(agent_id: str, log_id: str) -> Any:
     await server().activity.delete_log(uuid_param(agent_id), uuid_param(log_id, "log"))
-    return Response(b"", status=204)
+    return no_content()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 
 from ..errors import BadRequest
 from ..runtime.character import agent_view, bio_summary
 from ..store.agents import AgentRecord
 from .character_source import load_character
-from .common import json_body, ok, server, uuid_param
+from .common import json_body, no_content, ok, server, uuid_param
 from .contract import declare
 from .inputs import NAME, Boolean, Obj, Text
 
@@ -119,7 +119,7 @@ async def update_agent(agent_id: str) -> Any:
 async def delete_agent(agent_id: str) -> Any:
     await server().agents.delete(uuid_param(agent_id))
     # A body given (even empty) avoids Quart's asyncio-only iterable body under Trio.
-    return Response(b"", status=204)
+    return no_content()
 
 
 @bp.post("/<agent_id>/start")

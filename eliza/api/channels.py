@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, request
 
 from ..errors import AgentNotFound, AgentTurnFailed, BadRequest
 from ..runtime.titles import channel_title
-from .common import json_body, ok, query_int, server, uuid_param
+from .common import json_body, no_content, ok, query_int, server, uuid_param
 from .contract import Cursor, declare
 from .inputs import (
     MESSAGE,
@@ -191,14 +191,14 @@ async def post_message(channel_id: str) -> Any:
 async def delete_message(channel_id: str, message_id: str) -> Any:
     await server().messaging.delete_message(uuid_param(channel_id, "channel"),
                                             uuid_param(message_id, "message"))
-    return Response(b"", status=204)
+    return no_content()
 
 
 @bp.delete("/<channel_id>/messages")
 @declare("Delete every message of a channel", tags="channels", status=204)
 async def clear_messages(channel_id: str) -> Any:
     await server().messaging.clear_channel(uuid_param(channel_id, "channel"))
-    return Response(b"", status=204)
+    return no_content()
 
 
 @bp.patch("/<channel_id>")
@@ -218,7 +218,7 @@ async def update_channel(channel_id: str) -> Any:
 @declare("Delete a channel", tags="channels", status=204)
 async def delete_channel(channel_id: str) -> Any:
     await server().messaging.delete_channel(uuid_param(channel_id, "channel"))
-    return Response(b"", status=204)
+    return no_content()
 
 
 @bp.post("/<channel_id>/generate-title")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from quart import Blueprint, current_app, request
+from quart import Blueprint, Response, current_app, request
 
 from ..errors import AgentNotFound, BadRequest, InvalidId, NotFound, PayloadTooLarge
 from ..ids import validate_uuid
@@ -34,6 +34,15 @@ def answer_missing_agent_as_not_found(*blueprints: Blueprint) -> None:
 
 def ok(data: Any, status: int = 200) -> tuple[dict[str, Any], int]:
     return {"success": True, "data": data}, status
+
+
+def no_content() -> Response:
+    """An empty 204: no body and no Content-Type (Quart would otherwise label it text/html,
+    which the contract does not publish for a 204)."""
+    # A body given (even empty) avoids Quart's asyncio-only iterable body under Trio.
+    response = Response(b"", status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 async def json_body() -> dict[str, Any]:

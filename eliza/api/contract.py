@@ -17,7 +17,11 @@ declaration does two jobs:
 Multipart uploads are declared with `Multipart` (the `file` part and the other form
 fields; the receiver in eliza/media/uploads.py enforces its limits as it streams).
 Responses are described generically (the success and the error envelope) unless a route
-names what it answers (`answers`: unwrapped JSON, audio, an event stream).
+names what it answers (`answers`: unwrapped JSON, see `unwrapped`; audio; an event stream)
+or answers besides it (`others`, by status). Every operation documents the refusals any
+request may meet (4XX, 500, 503 while stopping or without a store, 507 on a full disk) and,
+but for the public ones, the `ApiKey` security scheme (X-API-KEY) and its 401. The suite
+checks every response it receives against this document (tests/contract).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from quart import Quart, current_app, request
 
 from .. import __version__
 from ..errors import BadRequest
+from ..security.middleware import PUBLIC_API_PATHS
 from .common import parse_int, uuid_param
 from .inputs import Integer, Number, Spec, Text, Uuid, invalid, limit
 
@@ -91,6 +96,9 @@ class Contract:
     description: str = ""
     answers: Mapping[str, Mapping[str, Any]] | None = None  # media type -> schema
     errors: Mapping[int, str] = field(default_factory=dict)  # status -> its codes and when
+    # Other answers than the envelope: status (or "default") -> (when, media type -> schema).
+    others: Mapping[int | str, tuple[str, Mapping[str, Mapping[str, Any]]]] = field(
+        default_factory=dict)
 
     @property
     def body(self) -> Spec | None:
@@ -105,7 +113,9 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
             body_after_lookup: bool = False, path: Mapping[str, Spec] | None = None,
             multipart: Multipart | None = None, description: str = "",
             answers: Mapping[str, Mapping[str, Any]] | None = None,
-            errors: Mapping[int, str] | None = None) -> Callable[[F], F]:
+            errors: Mapping[int, str] | None = None,
+            others: Mapping[int | str, tuple[str, Mapping[str, Mapping[str, Any]]]] | None = None,
+            ) -> Callable[[F], F]:
     """Declare a route's inputs; the returned handler checks path ids and query first.
 
     `error_code`: the code of the route's 400s for bad fields (else BAD_REQUEST or
@@ -114,11 +124,13 @@ def declare(summary: str, *, tags: tuple[str, ...] | str,
     itself (published only; a known id named here is left to the handler too, e.g. one
     whose refusal must close the connection). `multipart`: an upload body. `errors`: the
     refusals particular to the route, by status (its codes and when), published besides
-    the generic 4XX."""
+    the generic 4XX. `others`: answers besides the success and the error envelope, by status
+    (or "default": any other), each with when and its media types (none for an empty
+    body)."""
     contract = Contract(summary, (tags,) if isinstance(tags, str) else tags,
                         dict(query or {}), body, status, error_code, body_after_lookup,
                         dict(path or {}), multipart, description, answers,
-                        dict(errors or {}))
+                        dict(errors or {}), dict(others or {}))
 
     def wrap(handler: F) -> F:
         @functools.wraps(handler)
@@ -206,6 +218,28 @@ _ENVELOPES = {
 
 
 _EXTRA = "eliza_contract_paths"
+_SECURITY = {"ApiKey": {
+    "type": "apiKey", "in": "header", "name": "X-API-KEY",
+    "description": "the server's ELIZA_SERVER_AUTH_TOKEN; required on every operation but "
+                   "the public ones (the contracts and the docs page) while it is set"}}
+# Statuses any operation may answer besides its own, whatever it does: the error envelope.
+_GENERIC = {
+    "4XX": "refused",
+    "500": "a bug (details.errorId is in the log)",
+    "503": "the server is stopping, or its store (or another worker it needs) is unavailable; "
+           "retry",
+    "507": "the disk is full or read-only",
+}
+
+
+def unwrapped(schema: Mapping[str, Any] | None = None, description: str = "") -> dict[
+        str, Mapping[str, Any]]:
+    """`answers` for a route that answers bare JSON (not the success envelope): an object
+    unless `schema` says otherwise."""
+    body = dict(schema) if schema is not None else {"type": "object"}
+    if description:
+        body["description"] = description
+    return {"application/json": body}
 
 
 def declare_path(app: Quart, path: str, methods: Iterable[str], contract: Contract,
@@ -244,8 +278,23 @@ def openapi_document(app: Quart) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "eliza (ElizaOS-compatible agent server)", "version": __version__},
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": _ENVELOPES},
+        "components": {"schemas": _ENVELOPES, "securitySchemes": _SECURITY},
     }
+
+
+def _response(description: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if answers:
+        response["content"] = {media: {"schema": dict(schema)} if schema else {}
+                               for media, schema in answers.items()}
+    return response
+
+
+def _public(rule: str) -> bool:
+    """Whether the API key guard lets a GET of this rule through without the key: a public
+    path, or a rule under one (the docs page's assets)."""
+    prefix = rule.split("<", 1)[0]
+    return rule in PUBLIC_API_PATHS or (prefix != rule and prefix.rstrip("/") in PUBLIC_API_PATHS)
 
 
 def _path_schema(contract: Contract, name: str) -> dict[str, Any]:
@@ -265,21 +314,31 @@ def _operation(contract: Contract, rule: str, method: str,
     ref = {"$ref": "#/components/schemas/Error"}
     answers = contract.answers or {
         "application/json": {"$ref": "#/components/schemas/Success"}}
+    success: dict[str, Any] = {"description": "success"}
+    if contract.status != 204:  # a 204 has no body, hence no media type
+        success["content"] = {media: {"schema": dict(schema)} for media, schema in answers.items()}
+    public = method == "GET" and _public(rule)
+    refusals = dict(contract.errors)
+    if not public:
+        refusals.setdefault(401, "UNAUTHORIZED: no or a wrong X-API-KEY (with an API key set)")
+    documented = {str(code) for code in (contract.status, *refusals, *contract.others)}
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": contract.summary,
         "tags": list(contract.tags),
         "parameters": parameters,
         "responses": {
-            str(contract.status): {"description": "success", "content": {
-                media: {"schema": dict(schema)} for media, schema in answers.items()}},
+            str(contract.status): success,
+            **{str(status): _response(text, media)
+               for status, (text, media) in contract.others.items()},
             **{str(status): {"description": text,
                              "content": {"application/json": {"schema": ref}}}
-               for status, text in sorted(contract.errors.items())},
-            "4XX": {"description": "refused", "content": {"application/json": {"schema": ref}}},
-            "500": {"description": "a bug (details.errorId is in the log)",
-                    "content": {"application/json": {"schema": ref}}},
+               for status, text in sorted(refusals.items())
+               if status != contract.status and status not in contract.others},
+            **{status: {"description": text, "content": {"application/json": {"schema": ref}}}
+               for status, text in _GENERIC.items() if status not in documented},
         },
+        "security": [] if public else [{"ApiKey": []}],
     }
     if contract.description:
         operation["description"] = contract.description

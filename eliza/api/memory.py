@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, request
 
 from .. import ids
 from ..clock import now_ms
 from ..errors import ApiError, BadRequest
-from .common import json_body, ok, query_int, server, uuid_param
+from .common import json_body, no_content, ok, query_int, server, uuid_param
 from .contract import Cursor, declare
 from .inputs import (
     MAX_SAFE_INT,
@@ -55,11 +55,6 @@ def _flag(name: str) -> bool:
 
 def _table() -> str:
     return request.args.get("tableName") or request.args.get("type") or "messages"
-
-
-def _no_content() -> Response:
-    # A body given (even empty) avoids Quart's asyncio-only iterable body under Trio.
-    return Response(b"", status=204)
 
 
 # -- memories -------------------------------------------------------------------------------
@@ -130,7 +125,7 @@ async def clear_memories(agent_id: str) -> Any:
 async def clear_room_memories(agent_id: str, room_id: str) -> Any:
     await server().memory.clear_room_memories(uuid_param(agent_id),
                                               uuid_param(room_id, "room"))
-    return _no_content()
+    return no_content()
 
 
 @bp.delete("/<agent_id>/memories/<memory_id>")
@@ -198,9 +193,10 @@ GROUP: dict[str, Spec] = {"agentIds": Array(items=Text()), "name": NAME,
 
 
 async def create_group_rooms(server_id: str, body: dict[str, Any]
-                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A room of the group for each of the body's agents: the rooms made, and an error
-    for each agent that has none."""
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """A room of the group for each of the body's agents: the rooms made, an error for each
+    agent that has none, and the status that answers when none is made (see
+    `group_answer`)."""
     fields = pick(body, {"name": NAME, "source": Text(max_chars=100)})
     agent_ids = _group_agents(body)
     if not agent_ids:
@@ -208,6 +204,7 @@ async def create_group_rooms(server_id: str, body: dict[str, Any]
     memory = server().memory
     rooms: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    statuses: set[int] = set()
     for raw in agent_ids:
         try:
             agent_id = uuid_param(raw if isinstance(raw, str) else "")
@@ -221,38 +218,58 @@ async def create_group_rooms(server_id: str, body: dict[str, Any]
             code = "NOT_FOUND" if exc.status == 404 else exc.code
             errors.append({"agentId": raw, "code": code, "message": exc.message,
                            "details": exc.details})
-    return rooms, errors
+            statuses.add(exc.status)
+    # The agents' own refusals decide: all unknown is 404, bad ids among them 400, and a
+    # failure of the server (its store unavailable, the disk full) is that failure's status.
+    failed = max(statuses) if any(s >= 500 for s in statuses) else (
+        statuses.pop() if len(statuses) == 1 else 400)
+    return rooms, errors, failed
 
 
-def group_answer(data: Any, errors: list[dict[str, Any]], made: bool) -> Any:
-    """201 when every agent has its room, 207 when some do, 500 when none does."""
+def group_answer(data: Any, errors: list[dict[str, Any]], made: bool, failed: int) -> Any:
+    """201 when every agent has its room, 207 when some do; when none does, `failed` (the
+    agents' refusal: 404 or 400, not the original's 500, which is kept for a failure of the
+    server itself)."""
     if not errors:
         return ok(data, 201)
     if made:
         return {"success": False, "data": data, "errors": errors}, 207
     return {"success": False, "errors": errors,
             "error": {"code": "CREATE_ERROR", "message": "No group memory space was created",
-                      "details": errors}}, 500
+                      "details": errors}}, failed
+
+
+_GROUP_ERRORS = {"type": "array", "items": {
+    "type": "object", "required": ["agentId", "code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+_PARTIAL = {"type": "object", "required": ["success", "data", "errors"],
+            "properties": {"success": {"const": False}, "data": {}, "errors": _GROUP_ERRORS}}
+GROUP_PARTIAL: dict[int | str, tuple[str, dict[str, Any]]] = {
+    207: ("some agents have their room: `errors` names the others",
+          {"application/json": _PARTIAL})}
+GROUP_FAILED = {400: "CREATE_ERROR: no agent has its room, some for a bad id (`errors`)",
+                404: "CREATE_ERROR: no agent has its room, all unknown or stopped; or "
+                     "NOT_FOUND"}
 
 
 @groups.post("/<server_id>")
 @declare("Create a group memory space (a room per agent)", tags="memory", status=201,
-         body=Obj(fields=GROUP))
+         body=Obj(fields=GROUP), others=GROUP_PARTIAL, errors=GROUP_FAILED)
 async def create_group(server_id: str) -> Any:
     server_id = uuid_param(server_id, "server")
-    rooms, errors = await create_group_rooms(server_id, await json_body())
-    return group_answer(rooms, errors, bool(rooms))
+    rooms, errors, failed = await create_group_rooms(server_id, await json_body())
+    return group_answer(rooms, errors, bool(rooms), failed)
 
 
 @groups.delete("/<server_id>")
 @declare("Delete a group memory space", tags="memory", status=204)
 async def delete_group(server_id: str) -> Any:
     await server().memory.delete_group(uuid_param(server_id, "serverId (worldId)"))
-    return _no_content()
+    return no_content()
 
 
 @groups.delete("/<server_id>/memories")
 @declare("Delete a group memory space's memories", tags="memory", status=204)
 async def clear_group_memories(server_id: str) -> Any:
     await server().memory.clear_group_memories(uuid_param(server_id, "serverId (worldId)"))
-    return _no_content()
+    return no_content()

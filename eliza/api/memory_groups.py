@@ -17,7 +17,7 @@ from ..memory import insights
 from .common import json_body, ok, query_int, server
 from .contract import Cursor, declare
 from .inputs import Integer, Obj, Text, Uuid
-from .memory import GROUP, create_group_rooms, group_answer
+from .memory import GROUP, GROUP_FAILED, GROUP_PARTIAL, create_group_rooms, group_answer
 from .messaging_common import parse_cursor
 
 bp = Blueprint("memory_group_spaces", __name__, url_prefix="/api/memory/groups")
@@ -34,13 +34,15 @@ async def list_groups() -> Any:
 @bp.post("")
 @declare("Create a group memory space (a room per agent) under a new or given id",
          tags="memory", status=201,
-         body=Obj(fields={**GROUP, "groupId": Uuid(nullable=True)}))
+         body=Obj(fields={**GROUP, "groupId": Uuid(nullable=True)}), others=GROUP_PARTIAL,
+         errors=GROUP_FAILED)
 async def create_group() -> Any:
     body = await json_body()
     group_id = body.get("groupId") or ids.new_uuid()
-    rooms, errors = await create_group_rooms(group_id, body)
+    rooms, errors, failed = await create_group_rooms(group_id, body)
     name = rooms[0]["name"] if rooms else body.get("name")
-    return group_answer({"id": group_id, "name": name, "rooms": rooms}, errors, bool(rooms))
+    return group_answer({"id": group_id, "name": name, "rooms": rooms}, errors, bool(rooms),
+                        failed)
 
 
 @bp.get("/<server_id>/memories")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 
 from .. import ids
-from .common import json_body, ok, server, uuid_param
+from .common import json_body, no_content, ok, server, uuid_param
 from .contract import declare
 from .inputs import NAME, Array, Obj, Text, Uuid, first
 
@@ -61,7 +61,7 @@ def make_blueprint(prefix: str, name: str) -> Blueprint:
     @declare("Delete a message server", tags="message servers", status=204)
     async def delete_server(server_id: str) -> Any:
         await server().messaging.delete_server(uuid_param(server_id, "server"))
-        return Response(b"", status=204)
+        return no_content()
 
     @bp.get("/<server_id>/channels")
     @declare("List a message server's channels", tags="message servers")

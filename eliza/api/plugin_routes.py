@@ -224,7 +224,9 @@ _PLUGIN_ABOUT = ("Served by a plugin's Route when one matches the method and pat
 @bp.route("/api/agents/<agent_id>/plugins/<plugin>/<path:rest>", methods=METHODS)
 @declare("A plugin's route, for this agent", tags="plugins", path=_PLUGIN_PATH,
          body=Spec(description="any JSON, as the plugin's route takes it"),
-         answers=_PLUGIN_ANSWER,
+         answers=_PLUGIN_ANSWER, errors={504: "PLUGIN_TIMEOUT: the handler took too long"},
+         # A plugin's handler answers what status it likes (201, 204, its own 4XX...).
+         others={"default": ("whatever the plugin's handler answers", {"*/*": {}})},
          description="The agent must be running and enable the plugin (else 404). "
                      + _PLUGIN_ABOUT)
 async def agent_plugin_route(agent_id: str, plugin: str, rest: str) -> Any:

@@ -12,7 +12,7 @@ from .. import __version__, metrics
 from ..clock import now_ms
 from ..logs import LEVELS, LogEntry
 from .common import json_body, server
-from .contract import declare
+from .contract import declare, unwrapped
 from .guards import require_trusted_client
 
 bp = Blueprint("server", __name__)
@@ -20,24 +20,39 @@ bp = Blueprint("server", __name__)
 MAX_LOGS = 1000
 
 
+_TIME = {"type": "string", "description": "ISO 8601, UTC"}
+HEALTH = unwrapped({"type": "object", "required": ["status", "version", "timestamp",
+                                                  "dependencies"],
+                    "properties": {"status": {"enum": ["OK", "DEGRADED"]},
+                                   "version": {"type": "string"}, "timestamp": _TIME,
+                                   "dependencies": {"type": "object"}}})
+_MESSAGE = unwrapped({"type": "object", "required": ["message"],
+                      "properties": {"message": {"type": "string"}}})
+
+
 def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @bp.get("/ping")
-@declare("Liveness: pong and the time", tags="server")
+@declare("Liveness: pong and the time", tags="server", answers=unwrapped({
+    "type": "object", "required": ["pong", "timestamp"],
+    "properties": {"pong": {"const": True}, "timestamp": {"type": "integer"}}}))
 async def ping() -> Any:
     return {"pong": True, "timestamp": now_ms()}
 
 
 @bp.get("/hello")
-@declare("Hello World", tags="server")
+@declare("Hello World", tags="server", answers=_MESSAGE)
 async def hello() -> Any:
     return {"message": "Hello World!"}
 
 
 @bp.get("/status")
-@declare("Status and the number of running agents", tags="server")
+@declare("Status and the number of running agents", tags="server", answers=unwrapped({
+    "type": "object", "required": ["status", "agentCount", "timestamp"],
+    "properties": {"status": {"const": "ok"}, "agentCount": {"type": "integer", "minimum": 0},
+                   "timestamp": _TIME}}))
 async def status() -> Any:
     return {"status": "ok", "agentCount": len(server().agents.runtimes()), "timestamp": iso_now()}
 
@@ -54,13 +69,18 @@ def health_body() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/health")
-@declare("Health (503 while no agent runs)", tags="server")
+@declare("Health (503 while no agent runs)", tags="server", answers=HEALTH,
+         others={503: ("DEGRADED: no agent runs (or the server is stopping: the error "
+                       "envelope)", {"application/json": {"anyOf": [
+                           HEALTH["application/json"],
+                           {"$ref": "#/components/schemas/Error"}]}})})
 async def health() -> Any:
     return health_body()
 
 
 @bp.post("/stop")
-@declare("Stop the server (local clients only while auth is off)", tags="server")
+@declare("Stop the server (local clients only while auth is off)", tags="server",
+         answers=_MESSAGE)
 async def stop() -> Any:
     require_trusted_client()
     server().request_shutdown()
@@ -68,7 +88,11 @@ async def stop() -> Any:
 
 
 @bp.route("/logs", methods=["GET", "POST"])
-@declare("Recent log entries (POST also appends client entries)", tags="server")
+@declare("Recent log entries (POST also appends client entries)", tags="server",
+         answers=unwrapped({"type": "object", "required": ["logs", "count", "total"],
+                            "properties": {"logs": {"type": "array"},
+                                           "count": {"type": "integer"},
+                                           "total": {"type": "integer"}}}))
 async def logs() -> Any:
     srv = server()
     params: dict[str, Any] = dict(request.args)
@@ -112,7 +136,9 @@ async def logs() -> Any:
 
 
 @bp.delete("/logs")
-@declare("Clear the log buffer", tags="server")
+@declare("Clear the log buffer", tags="server", answers=unwrapped({
+    "type": "object", "required": ["status", "message"],
+    "properties": {"status": {"const": "success"}, "message": {"type": "string"}}}))
 async def clear_logs() -> Any:
     server().logs.clear()
     return {"status": "success", "message": "Logs cleared successfully"}

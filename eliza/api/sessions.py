@@ -114,8 +114,9 @@ async def get_session(session_id: str) -> Any:
 @bp.post("/<session_id>/messages")
 @declare("Send a message in a session", tags=TAGS, path=SESSION, body=SEND, status=201,
          error_code=CODE, body_after_lookup=True,
-         answers={**UNWRAPPED, "text/event-stream": {"type": "string",
-                                                     "description": "transport sse"}},
+         answers=UNWRAPPED,
+         others={200: ("transport sse: the reply as Server-Sent Events",
+                       {"text/event-stream": {"type": "string"}})},
          description="Body fields are checked after the session's look-up: a missing or "
                      "expired session answers 404/410 first.")
 async def send_message(session_id: str) -> Any:

@@ -14,7 +14,7 @@ from quart import Blueprint
 from .. import __version__
 from ..errors import BadRequest
 from .common import json_body, ok, server
-from .contract import declare
+from .contract import declare, unwrapped
 from .guards import require_trusted_client
 from .server_routes import iso_now
 
@@ -22,7 +22,11 @@ bp = Blueprint("system", __name__, url_prefix="/api/system")
 
 
 @bp.get("/version")
-@declare("Server version, environment and uptime", tags="system")
+@declare("Server version, environment and uptime", tags="system", answers=unwrapped({
+    "type": "object", "required": ["version", "source", "timestamp", "environment", "uptime"],
+    "properties": {"version": {"type": "string"}, "source": {"const": "server"},
+                   "timestamp": {"type": "string"}, "environment": {"type": "string"},
+                   "uptime": {"type": "number"}}}))
 async def version() -> Any:
     srv = server()
     return {

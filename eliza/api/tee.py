@@ -28,6 +28,7 @@ class TeeNotImplemented(ApiError):
 @declare("Trusted Execution Environment (not implemented: 501)", tags="tee",
          path={"rest": Text(description="any subpath")}, status=501,
          answers={"application/json": {"$ref": "#/components/schemas/Error"}},
+         others={"default": ("what a plugin named `tee` answers", {"*/*": {}})},
          description="Always 501 NOT_IMPLEMENTED, unless a plugin named `tee` registers "
                      "routes: then the plugin answers here.")
 async def tee(rest: str) -> Any:

@@ -211,7 +211,7 @@ class Security:
                         "Access-Control-Request-Headers", CORS_HEADERS),
                     "Access-Control-Max-Age": "86400",
                 })
-            return Response(b"", status=204, headers=cors)  # b"": see agents.delete_agent
+            return Response(b"", status=204, headers=cors)  # b"": see common.no_content
         # Every path, state-changing methods anywhere (root-level plugin routes, Engine.IO
         # posts): a form or `text/plain` POST skips the preflight, so the CORS headers alone
         # would not stop it.

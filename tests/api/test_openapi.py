@@ -70,7 +70,32 @@ async def test_operations_carry_parameters_and_bodies(client: Any) -> None:
     search = paths["/api/messaging/messages/search"]["post"]
     query = search["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert query["threshold"] == {"type": "number", "minimum": -1, "maximum": 1}
-    assert set(room["responses"]) == {"201", "4XX", "500"}
+    assert set(room["responses"]) == {"201", "401", "4XX", "500", "503", "507"}
+
+
+async def test_the_api_key_is_a_security_scheme_on_every_private_operation(
+        client: Any) -> None:
+    """Swagger UI offers "Authorize" (X-API-KEY) and sends the key on every operation but
+    the public ones, each of which documents its 401."""
+    document = await ok_json(await client.get("/api/openapi.json"))
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-KEY",
+        "description": document["components"]["securitySchemes"]["ApiKey"]["description"]}
+    public = {("get", "/api/openapi.json"), ("get", "/api/asyncapi.json"), ("get", "/api/docs"),
+              ("get", "/api/docs/{asset}")}
+    seen = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in public:
+                seen.add((method, path))
+                assert operation["security"] == [], (method, path)
+                assert "401" not in operation["responses"], (method, path)
+            else:
+                assert operation["security"] == [{"ApiKey": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+    assert seen == public
+    deleted = document["paths"]["/api/agents/{agent_id}"]["delete"]["responses"]["204"]
+    assert "content" not in deleted  # a 204 has no body
 
 
 async def test_a_declared_body_is_enforced(client: Any) -> None:
@@ -103,7 +128,7 @@ async def test_uploads_sessions_audio_and_plugins_are_described(client: Any) -> 
     fields = send["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert fields["transport"]["anyOf"][0]["enum"] == ["http", "sse", "websocket"]
     assert fields["content"]["maxLength"] == 4000
-    assert "text/event-stream" in send["responses"]["201"]["content"]
+    assert "text/event-stream" in send["responses"]["200"]["content"]
     session = {p["name"]: p for p in send["parameters"]}["session_id"]
     assert session["schema"]["format"] == "uuid"
     plugin = paths["/api/agents/{agent_id}/plugins/{plugin}/{rest}"]

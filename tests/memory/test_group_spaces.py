@@ -67,7 +67,7 @@ async def test_create_with_given_id_and_partial_failure(client: Any) -> None:
         ids.create_unique_uuid(ELIZA_ID, group_id)]
     assert [e["agentId"] for e in partial["errors"]] == [stranger]
     failed = await send_json(client, "post", "/api/memory/groups", {"agentIds": [stranger]},
-                             500)
+                             404)
     assert failed["error"]["code"] == "CREATE_ERROR"
     # Without agentIds: every running agent.
     everyone = await send_json(client, "post", "/api/memory/groups", {"name": "all"}, 201)

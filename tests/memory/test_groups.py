@@ -1,4 +1,4 @@
-"""Group memory spaces: `/api/memory/groups/:serverId` create (201/207/500), delete, clear."""
+"""Group memory spaces: `/api/memory/groups/:serverId` create (201/207/400/404), delete, clear."""
 
 from __future__ import annotations
 
@@ -35,11 +35,14 @@ async def test_group_create_statuses(client: Any) -> None:
     assert err["code"] == "NOT_FOUND"
     assert err["message"]
 
-    failed = await send_json(client, "post", path, {"agentIds": [stranger, "bad"]}, 500)
+    # No agent has its room: the agents' refusal (a bad id among them: 400), not a 500.
+    failed = await send_json(client, "post", path, {"agentIds": [stranger, "bad"]}, 400)
     assert failed["success"] is False
     assert len(failed["errors"]) == 2
     assert failed["error"]["code"] == "CREATE_ERROR"
     assert [e["code"] for e in failed["errors"]] == ["NOT_FOUND", "INVALID_ID"]
+    unknown = await send_json(client, "post", path, {"agentIds": [stranger]}, 404)
+    assert unknown["error"]["code"] == "CREATE_ERROR"
 
     # The api-client sends `{messageServerId, name}` without agentIds: every running agent.
     client_call = await send_json(client, "post", path, {"messageServerId": server_id,
