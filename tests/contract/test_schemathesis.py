@@ -132,6 +132,9 @@ def test_with_an_api_key_sent(live_server_factory: Any) -> None:
     assert_none(fuzz(server, headers={"X-API-KEY": KEY}, examples=5, wanted=shared))
 
 
+# What these two find does not depend on the store (a refusal before any query; a stop):
+# they run on SQLite only, which keeps the suite shorter.
+@pytest.mark.sqlite_only
 def test_with_an_api_key_not_sent(live_server_factory: Any) -> None:
     """Only the public operations answer without the key; all others are 401, even the
     destructive ones (so they run here too: they cannot act)."""
@@ -148,6 +151,7 @@ def test_with_an_api_key_not_sent(live_server_factory: Any) -> None:
                         timeout=TIMEOUT).status_code == 200  # still running
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("label", sorted(DESTRUCTIVE))
 def test_destructive_operations_on_a_throwaway_server(live_server_factory: Any,
                                                       label: str) -> None:
