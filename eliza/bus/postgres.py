@@ -83,8 +83,10 @@ class PostgresTransport:
         # The two threads live as long as the bus: they must not take the default
         # limiter's tokens from everything else that runs in threads.
         self._threads = trio.CapacityLimiter(2)
+        self._listening = trio.Event()
 
     async def run(self, link: SharedBus) -> None:
+        self._listening = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._in_thread, self._listen, link)
             nursery.start_soon(self._in_thread, self._send, link)
@@ -127,6 +129,7 @@ class PostgresTransport:
             try:
                 with self._connect() as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel or "")))
+                    trio.from_thread.run_sync(self._listening.set)
                     backoff.reset()
                     epoch = link.reconnects
                     while link.reconnects == epoch:
@@ -164,6 +167,9 @@ class PostgresTransport:
     def _send(self, link: SharedBus) -> None:
         backoff = Backoff()
         pruned = 0.0
+        # A first heartbeat sent before the LISTEN would be missed, and the bus would count
+        # as up only at the next one, a heartbeat interval later.
+        trio.from_thread.run(self._listening.wait)
         while True:
             trio.from_thread.check_cancelled()
             try:
