@@ -76,7 +76,8 @@ def serve_workers(settings: Settings, workers: int, *, access_log: bool = False)
     if problem is not None:
         print(f"eliza: {problem}", file=sys.stderr)
         return 2
-    return run_supervisor(settings, workers, access_log=access_log)
+    return run_supervisor(settings, workers, access_log=access_log,
+                          stop_timeout=settings.cluster.stop_timeout)
 
 
 def serve_forever(settings: Settings, *, access_log: bool = False) -> int:

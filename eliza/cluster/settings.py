@@ -26,6 +26,9 @@ class ClusterSettings:
     lease_seconds: float = 6.0
     # Workers started by `eliza serve` (each a trio process on the same port).
     workers: int = 1
+    # After SIGTERM, how long the supervisor gives a worker to drain before it kills it
+    # (seconds); a worker's own drain takes at most about 5 s.
+    stop_timeout: float = 30.0
     # Where this worker listens for requests other workers carry to it (a polling session or
     # an agent it runs), and the host name the others use to reach it.
     internal_host: str = "127.0.0.1"
@@ -54,12 +57,17 @@ class ClusterSettings:
         workers = int(_number(get, "ELIZA_WORKERS", 1))
         if workers < 1:
             raise ClusterSettingsError(f"ELIZA_WORKERS must be at least 1: {workers}")
+        stop_timeout = _number(get, "ELIZA_STOP_TIMEOUT", 30.0)
+        if not 1.0 <= stop_timeout <= 3600.0:
+            raise ClusterSettingsError(
+                f"ELIZA_STOP_TIMEOUT must be between 1 and 3600: {stop_timeout:g}")
         internal_host = get("ELIZA_INTERNAL_HOST") or "127.0.0.1"
         return cls(
             bus=bus,
             redis_url=get("REDIS_URL") or cls.redis_url,
             lease_seconds=lease,
             workers=workers,
+            stop_timeout=stop_timeout,
             internal_host=internal_host,
             internal_port=int(_number(get, "ELIZA_INTERNAL_PORT", 0)),
             advertise_host=get("ELIZA_ADVERTISE_HOST"),

@@ -30,7 +30,6 @@ import trio
 from .. import metrics
 from ..settings import Settings
 
-STOP_TIMEOUT = 30.0
 BACKLOG = 100  # hypercorn's default
 REPORT_LIMIT = 64 * 1024  # a worker writes one or two short lines
 
@@ -56,7 +55,7 @@ def open_listener(host: str, port: int, backlog: int = BACKLOG) -> socket.socket
 
 
 def run_supervisor(settings: Settings, workers: int, *, access_log: bool = False,
-                   stop_timeout: float = STOP_TIMEOUT) -> int:
+                   stop_timeout: float) -> int:
     """Serve with `workers` processes until SIGINT/SIGTERM; the exit status."""
     try:
         listener = open_listener(settings.host, settings.port)
@@ -149,7 +148,7 @@ class WorkerProcess:
 @final
 class Supervisor:
     def __init__(self, settings: Settings, listener: socket.socket, count: int, *,
-                 access_log: bool = False, stop_timeout: float = STOP_TIMEOUT) -> None:
+                 access_log: bool = False, stop_timeout: float) -> None:
         self.settings = settings
         self.listener = listener
         self.count = count

@@ -30,12 +30,19 @@ def test_the_bus_is_in_process_on_sqlite_and_postgresql_with_postgresql(tmp_path
     ({"ELIZA_LEASE_SECONDS": "0.5"}, "ELIZA_LEASE_SECONDS must be between 1 and 60"),
     ({"ELIZA_LEASE_SECONDS": "soon"}, "ELIZA_LEASE_SECONDS is not a number"),
     ({"ELIZA_WORKERS": "0"}, "ELIZA_WORKERS must be at least 1"),
+    ({"ELIZA_STOP_TIMEOUT": "0"}, "ELIZA_STOP_TIMEOUT must be between 1 and 3600: 0"),
     ({"ELIZA_TRUSTED_PROXIES": "10.0.0.1, lb.example"}, "not an address or network: 'lb."),
 ])
 def test_a_bad_deployment_setting_is_refused_by_name(tmp_path: Path, env: dict[str, str],
                                                     named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env, cwd=tmp_path)
+
+
+def test_the_stop_timeout_is_30_s_unless_set(tmp_path: Path) -> None:
+    assert Settings.from_env({}, cwd=tmp_path).cluster.stop_timeout == 30.0
+    chosen = Settings.from_env({"ELIZA_STOP_TIMEOUT": "12.5"}, cwd=tmp_path).cluster
+    assert chosen.stop_timeout == 12.5
 
 
 def test_trusted_proxies_are_addresses_and_networks(tmp_path: Path) -> None:

@@ -30,7 +30,9 @@ from tests.backends import own_schema
 pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]
 
 WORKERS = 2
-STOP_BOUND = 30.0  # the supervisor's SIGKILL bound, plus the margin below
+# The supervisor's SIGKILL bound (ELIZA_STOP_TIMEOUT, 30 s by default), above a worker's own
+# drain (about 5 s at most); waits allow the margin below on top.
+STOP_BOUND = 10.0
 MARGIN = 10.0
 
 
@@ -145,7 +147,8 @@ def start(tmp_path: Path, *args: str, **env: str) -> Deployment:
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     with own_schema("sup") as (_, url):
-        running = start(tmp_path, "--workers", str(WORKERS), POSTGRES_URL=url)
+        running = start(tmp_path, "--workers", str(WORKERS), POSTGRES_URL=url,
+                        ELIZA_STOP_TIMEOUT=f"{STOP_BOUND:g}")
         try:
             running.wait_serving()
             yield running
@@ -224,7 +227,7 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_bound(deployment: Deplo
     assert STOP_BOUND - 1 < time.monotonic() - began < STOP_BOUND + MARGIN
     assert process_gone(stuck)
     assert process_gone(other)
-    assert f"(pid {stuck}) did not stop within 30 s; killing it" in deployment.log()
+    assert f"(pid {stuck}) did not stop within {STOP_BOUND:g} s; killing it" in deployment.log()
 
 
 def test_post_server_stop_stops_the_whole_deployment(deployment: Deployment) -> None:
@@ -299,7 +302,7 @@ def test_hypercorn_own_workers_serve_on_postgres_and_stop_on_sigterm(tmp_path: P
             assert len(workers) == WORKERS, server.log()
             assert all(ping(server.port) for _ in range(10))
         finally:
-            code = server.stop(signal.SIGTERM, timeout=STOP_BOUND)
+            code = server.stop(signal.SIGTERM, timeout=STOP_BOUND + MARGIN)
         assert code == 0, server.log()
         assert all(process_gone(pid) for pid in workers)
 
