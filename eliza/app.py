@@ -126,15 +126,16 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
     if server is not None and settings is None:
         settings = server.settings
     if settings is not None:
-        _configure_logging()
+        _configure_logging(settings.log_level)
         _build(app, settings, server)
 
     @app.before_serving
     async def start_server() -> None:
         running = app.config.get("ELIZA_SERVER")
         if running is None:
-            _configure_logging()
-            running = _build(app, _settings_from_env(), None)
+            from_env = _settings_from_env()
+            _configure_logging(from_env.log_level)
+            running = _build(app, from_env, None)
         try:
             await app.nursery.start(_run_server, running)
         except StartupError as exc:
@@ -271,13 +272,14 @@ def _install_error_handlers(app: Quart, settings: Settings) -> None:
         return answer.to_dict(), 500
 
 
-def _configure_logging() -> None:
+def _configure_logging(level: int) -> None:
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO,
+        logging.basicConfig(level=level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    elif root.level > logging.INFO:
-        root.setLevel(logging.INFO)
+        root.handlers[0].setLevel(level)  # (see LogBuffer's level in eliza/server.py)
+    elif root.level > level:  # a host that configured logging (pytest) may log more
+        root.setLevel(level)
     # The PostgreSQL store logs an outage once; the pool would log every reconnect attempt.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     # httpx logs every request at INFO: each one carried to another worker would be a line.

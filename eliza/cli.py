@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -92,6 +93,7 @@ def serve_forever(settings: Settings, *, access_log: bool = False) -> int:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = "-" if access_log else None
+    config.loglevel = logging.getLevelName(settings.log_level)
     config.graceful_timeout = 5.0
     server = AgentServer(settings)
     app = create_app(settings, server)

@@ -72,8 +72,8 @@ class LogBuffer(logging.Handler):
     (the realtime hub hands entries on with a non-blocking send).
     """
 
-    def __init__(self, capacity: int = 1000) -> None:
-        super().__init__(level=logging.DEBUG)
+    def __init__(self, capacity: int = 1000, level: int = logging.DEBUG) -> None:
+        super().__init__(level=level)
         self._entries: deque[LogEntry] = deque(maxlen=capacity)
         self._listeners: list[LogListener] = []
         # Told of this process's own entries only (not those other workers relayed here),

@@ -80,7 +80,9 @@ class AgentServer:
         self.store: Store = store_for(settings)
         # In-process, or shared by the workers of a deployment (ELIZA_BUS).
         self.bus: MessageBus = bus_for(settings, self.worker.id)
-        self.logs = LogBuffer()
+        # (at the configured level: libraries' loggers with their own level, such as
+        # hypercorn's, propagate records the root's level would not let through)
+        self.logs = LogBuffer(level=settings.log_level)
         self.log_feed = LogFeed(self.logs)  # the SSE log streams
         self.secrets = SecretBox(settings.data_dir, settings.secret_salt)
         # Counts the rate limits with the other workers (eliza/security/ratelimit.py).

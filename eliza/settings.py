@@ -6,6 +6,7 @@ Names follow the ElizaOS seeds (PORT, SERVER_PORT, SERVER_HOST, ELIZA_SERVER_AUT
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -66,6 +67,22 @@ def _clamped_minutes(env: Mapping[str, str], name: str, default: int, lo: int, h
     except ValueError:
         value = default
     return max(lo, min(hi, value))
+
+
+# LOG_LEVEL takes ElizaOS's level names (and Python's WARNING/CRITICAL).
+LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+              "log": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
+              "error": logging.ERROR, "fatal": logging.CRITICAL, "critical": logging.CRITICAL}
+
+
+def parse_log_level(text: str | None) -> int:
+    if text is None:
+        return logging.INFO
+    level = LOG_LEVELS.get(text.strip().lower())
+    if level is None:
+        raise SettingsError(f"LOG_LEVEL must be one of trace, debug, info, warn, error, "
+                            f"fatal: {text!r}")
+    return level
 
 
 def _positive(text: str | None, name: str, default: float) -> float:
@@ -150,6 +167,8 @@ class Settings:
     # request body that stalls for `body_timeout` seconds, close the connection.
     send_timeout: float = 30.0
     body_timeout: float = 30.0
+    # The lowest level logged (and kept for /api/server/logs and the log stream).
+    log_level: int = logging.INFO
     # The bus, leases and worker addresses of a deployment of several processes.
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     # Everything read, for lookups by name (character settings fall back to nothing here).
@@ -284,6 +303,7 @@ class Settings:
                                          5000)),
             send_timeout=_positive(get("ELIZA_SEND_TIMEOUT"), "ELIZA_SEND_TIMEOUT", 30.0),
             body_timeout=_positive(get("ELIZA_BODY_TIMEOUT"), "ELIZA_BODY_TIMEOUT", 30.0),
+            log_level=parse_log_level(get("LOG_LEVEL")),
             cluster=cluster,
             raw=dict(env),
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -71,6 +72,7 @@ def serve_worker(settings: Settings, *, listen_fd: int, report: Callable[[dict[s
     config = Config()
     config.bind = [f"fd://{listen_fd}"]
     config.accesslog = "-" if access_log else None
+    config.loglevel = logging.getLevelName(settings.log_level)
     config.graceful_timeout = GRACEFUL_TIMEOUT
     app = create_app(settings)
     # The AgentServer create_app built (this module may not import eliza.server).
