@@ -138,8 +138,8 @@ async def bench(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         "session_http": await run_mode(url, agent_id, pid, session_user, args),
     }
     return {
-        "store": store_of(args), "messages": args.messages, "concurrency": args.concurrency,
-        "poll_ms": args.poll_ms,
+        "store": store_of(args), "log_level": args.log_level, "messages": args.messages,
+        "concurrency": args.concurrency, "poll_ms": args.poll_ms,
         "results": results,
         "original_p50_ms": ORIGINAL_P50_MS,
         "p50_vs_original": {mode: round(r["sequential"]["p50_ms"] / ORIGINAL_P50_MS, 3)
@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--poll-ms", type=float, default=2.0)
+    # `warn` leaves out the agents' per-turn log lines: what telling each turn costs.
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warn", "error"])
     add_store_argument(parser)
     print(json.dumps(run(parser.parse_args()), indent=2))
 
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The benchmark on a server of its own (and a store of its own); the JSON report."""
     with tempfile.TemporaryDirectory() as tmp, store_env(store_of(args)) as env:
         data_dir = Path(tmp) / ".eliza"
-        with serving(data_dir, env=env) as (proc, url):
+        with serving(data_dir, env={**env, "LOG_LEVEL": args.log_level}) as (proc, url):
             return trio.run(bench, url, worker_pid(data_dir, proc.pid), args)
 
 
