@@ -20,6 +20,7 @@ from tests.polling import idle_autojump_clock
 LOCAL = {"client": ("127.0.0.1", 40000)}
 REMOTE = {"client": ("10.0.0.5", 1234)}
 JSON = {"Content-Type": "application/json"}
+BOB = "b0b0b0b0-0000-4000-8000-000000000b0b"
 ELIZA = ids.string_to_uuid("Eliza")
 
 
@@ -131,6 +132,30 @@ async def test_logs_filter_by_level_agent_since_and_limit(client: Any, prefix: s
                                          "message": "Logs cleared successfully"}
     messages = [e["msg"] for e in (await get("level=all"))["logs"]]
     assert not {"bob failed", "carol failed", "a warning"} & set(messages)
+
+
+async def test_untagged_lines_pass_an_agent_filter_only_while_few_lines_name_an_agent(
+        client: Any) -> None:
+    async def names(query: str) -> list[str]:
+        body = await (await client.get(f"/api/server/logs?{query}")).get_json()
+        return [e["msg"] for e in body["logs"]]
+
+    async def fill(tagged: int, untagged: int) -> None:
+        await client.delete("/api/server/logs")
+        now = int(time.time() * 1000)
+        logs = [{"time": now, "level": 30, "msg": f"bob {i}", "agentName": "Bob",
+                 "agentId": BOB} for i in range(tagged)]
+        logs += [{"time": now, "level": 30, "msg": f"server {i}"} for i in range(untagged)]
+        await client.post("/api/server/logs", json={"logs": logs}, headers=JSON)
+
+    await fill(tagged=1, untagged=20)  # hardly anything names an agent: keep the rest
+    assert set(await names("agentName=Bob")) >= {"bob 0", "server 0", "server 19"}
+    assert "server 0" in await names(f"agentId={BOB}")
+    await fill(tagged=5, untagged=20)  # enough lines name one: only Bob's
+    assert await names("agentName=Bob") == [f"bob {i}" for i in range(5)]
+    assert await names(f"agentId={BOB}") == [f"bob {i}" for i in range(5)]
+    assert await names("agentName=Carol") == []
+    assert len(await names("agentName=all")) == 25
 
 
 async def test_server_logs_capture_agent_activity(client: Any) -> None:
