@@ -15,7 +15,7 @@ from .jobs import create_jobs_table
 from .pg_schema import (
     dialect_of,
     embedding_triggers_postgres,
-    fold_function,
+    fast_ascii_folding,
     text_search_postgres,
 )
 
@@ -427,11 +427,5 @@ def m008_deployment(db: Database) -> None:
 # The Jobs API's table; its DDL lives beside its queries (eliza/store/jobs.py).
 core(name="m009_jobs")(create_jobs_table)
 
-
-@core()
-def m010_fast_ascii_folding(db: Database) -> None:
-    """PostgreSQL's folding for the search index skips its translation table for ASCII
-    text (the same result; inserting a large message took about a second). SQLite's
-    index folds in its tokenizer: nothing to change there."""
-    if dialect_of(db) == "postgresql":
-        db.execute(fold_function())
+# PostgreSQL's faster folding; nothing to change on SQLite (eliza/store/pg_schema.py).
+core(name="m010_fast_ascii_folding")(fast_ascii_folding)
