@@ -22,9 +22,9 @@ from hypercorn.trio import serve
 from quart import Quart, Response, current_app, request
 
 from ..errors import RunsElsewhere, ServiceUnavailable
+from ..realtime.engine_errors import EngineError, error_body
 from ..realtime.engineio import EngineServer
 from ..realtime.socketio import SocketIOServer
-from ..realtime.transports import EngineError, error_body
 from ..security.middleware import ADMITTED_ELSEWHERE
 from .forward import (
     Canned,

@@ -26,7 +26,6 @@ holding the session; a session nobody holds gets the unknown-sid answer as alway
 from __future__ import annotations
 
 import logging
-from enum import IntEnum
 from typing import Any, Final, Protocol, final
 from urllib.parse import parse_qs
 
@@ -44,7 +43,8 @@ from ._hypercorn_direct import (
     keep_asgi_send,
     open_frame_writer,
 )
-from .codec import ProtocolError, decode_engine_packet, decode_payload, dumps, encode_payload
+from .codec import ProtocolError, decode_engine_packet, decode_payload, encode_payload
+from .engine_errors import EngineError, error_response, forbidden, unavailable
 from .engineio import (
     CLOSE_GRACE,
     UPGRADE_TIMEOUT,
@@ -80,47 +80,6 @@ class SessionRelay(Protocol):
         """Carry this request (polling or websocket) to the worker holding session `sid`;
         False, with nothing read or answered, when no other worker holds it."""
         ...
-
-
-class EngineError(IntEnum):
-    """engine.io's error codes (`Server.errors`)."""
-
-    UNKNOWN_TRANSPORT = 0
-    UNKNOWN_SID = 1
-    BAD_HANDSHAKE_METHOD = 2
-    BAD_REQUEST = 3
-    FORBIDDEN = 4
-    UNSUPPORTED_PROTOCOL_VERSION = 5
-
-
-_MESSAGES: Final = {
-    EngineError.UNKNOWN_TRANSPORT: "Transport unknown",
-    EngineError.UNKNOWN_SID: "Session ID unknown",
-    EngineError.BAD_HANDSHAKE_METHOD: "Bad handshake method",
-    EngineError.BAD_REQUEST: "Bad request",
-    EngineError.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
-}
-
-
-def error_body(code: EngineError) -> str:
-    """The body of engine.io's answer (status 400, JSON) to a request it refuses."""
-    return dumps({"code": int(code), "message": _MESSAGES[code]})
-
-
-def error_response(code: EngineError) -> Response:
-    return Response(error_body(code), status=400, content_type="application/json")
-
-
-def _forbidden(reason: str) -> Response:
-    """engine.io's `allowRequest` refusal, which also reads as the API's error envelope."""
-    body = dumps({"code": int(EngineError.FORBIDDEN), "message": reason, "success": False,
-                  "error": {"code": "FORBIDDEN", "message": reason}})
-    return Response(body, status=403, content_type="application/json")
-
-
-def _unavailable() -> Response:
-    body = dumps({"message": "Socket.IO server is not running"})
-    return Response(body, status=503, content_type="application/json")
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -226,7 +185,7 @@ class Transports:
             return response
         refusal = self._refusal(request.headers)
         if refusal is not None:
-            return _forbidden(refusal)
+            return forbidden(refusal)
         error = self._verify(request.args, request.method, upgrade=False)
         if error is not None:
             return error_response(error)
@@ -235,7 +194,7 @@ class Transports:
             try:
                 session = self._engine.open_session("polling", _header_dict(request.headers))
             except NotRunningError:
-                return _unavailable()
+                return unavailable()
             # The handshake answer is the poll that collects the queued open packet.
             return await self._poll(session)
         session = self._engine.sessions[sid]
@@ -313,7 +272,7 @@ class Transports:
     async def _websocket_view(self) -> Response | None:
         refusal = self._refusal(websocket.headers)
         if refusal is not None:
-            return _forbidden(refusal)
+            return forbidden(refusal)
         error = self._verify(websocket.args, "GET", upgrade=True)
         if error is not None:
             return error_response(error)
@@ -323,7 +282,7 @@ class Transports:
             try:
                 session = self._engine.open_session("websocket", _header_dict(websocket.headers))
             except NotRunningError:
-                return _unavailable()
+                return unavailable()
         else:
             session = self._engine.sessions[sid]
             if session.transport != "polling" or session.upgrading or session.closed:
