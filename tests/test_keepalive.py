@@ -5,6 +5,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from conftest import LiveServer
 
@@ -25,3 +26,22 @@ def test_early_error_then_next_request_on_the_same_connection(live_server: LiveS
         unknown = http.post(f"/api/agents/{uuid.uuid4()}/start", json={"x": "y" * 5000})
         assert unknown.status_code == 404
         assert http.get("/api/server/hello").status_code == 200
+
+
+@pytest.mark.sqlite_only  # (nothing here touches the store)
+def test_a_body_sent_with_any_method_is_drained_before_the_answer(
+        live_server: LiveServer) -> None:
+    """A preflight and an unknown method answer before their handler could read a body: a
+    body larger than the socket buffers must still be taken in (or the connection closed),
+    or the client, still sending it, never reads the answer."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    body = b'{"x": "' + b"a" * 1_000_000 + b'"}'
+    headers = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=live_server.url, limits=limits, timeout=10) as http:
+        for method, path, status in (("OPTIONS", "/api/agents", 204),
+                                     ("QUERY", "/api/agents", 405),
+                                     ("GET", "/api/server/hello", 200),
+                                     ("DELETE", "/api/server/hello", 405)):
+            answer = http.request(method, path, content=body, headers=headers)
+            assert answer.status_code == status, (method, path, answer.text[:200])
+            assert http.get("/api/server/ping").status_code == 200

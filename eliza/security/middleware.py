@@ -135,7 +135,7 @@ class Security:
         leave the rest of the body on a kept-alive connection and stall the client's next
         request on it: drain a small body, and close the connection after a big one."""
         length = request.content_length
-        if length is None:
+        if not length:
             if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
                 response.headers["Connection"] = "close"
             return
@@ -246,8 +246,8 @@ class Security:
 
     async def after_request(self, response: Response) -> Response:
         headers = response.headers
-        if request.method in BODY_METHODS:
-            await self._finish_body(response)
+        # Any method may carry a body: an OPTIONS preflight, an unknown method's 405.
+        await self._finish_body(response)
         headers.update(self.headers)
         headers.update(self.cors_headers(request.headers.get("Origin")))
         extra = getattr(request, "rate_limit_headers", None)
