@@ -255,7 +255,7 @@ async def test_the_websocket_upgrade_of_a_session_may_arrive_at_another_worker(
 async def test_sessions_of_a_stopped_or_killed_worker_are_unknown_everywhere(
         tmp_path: Path) -> None:
     with deployment(tmp_path, 3) as (killed, survivor, stopped):
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             lost = [(await Polling(client).open(worker)).sid for worker in (killed, stopped)]
             for sid in lost:  # carried while their workers run (a noop packet, answered "ok")
                 assert (await client.post(survivor.eio_url("polling", sid), content=b"6")
