@@ -4,28 +4,13 @@ per client, and ended windows are deleted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from conftest import make_settings
-from eliza.store import Store, core_migrations, store_for
+from eliza.store import Store
 from eliza.store.rate_usage import Hits, count_exactly, delete_ended, others_hits, record_hits
 
 HOUR = 3_600_000
 NOW = 1_700_000_000_000 - 1_700_000_000_000 % HOUR
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    found = store_for(make_settings(tmp_path))
-    await found.open([core_migrations])
-    try:
-        yield found
-    finally:
-        found.close()
 
 
 async def rows(store: Store) -> list[tuple[Any, ...]]:

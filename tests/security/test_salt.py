@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ROOT, make_settings
+from conftest import ROOT
 from eliza.errors import StartupError
 from eliza.security.secrets import SALT_FILE, VERIFIER_KEY, SaltMismatch, SecretBox, check_salt
-from eliza.store import Store, core_migrations, store_for
+from eliza.store import Store
 from eliza.store.agents import AgentRecord, all_agents, get_meta, save_agent
 
 SECRET = {"API_TOKEN": "sk-salted-7d1e"}
 PROCESSES = 8
 ROUNDS = 30
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    found = store_for(make_settings(tmp_path))
-    await found.open([core_migrations])
-    try:
-        yield found
-    finally:
-        found.close()
 
 
 def box(tmp_path: Path, name: str, salt: str | None) -> SecretBox:
