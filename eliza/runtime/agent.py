@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -27,7 +27,7 @@ from ..bus import (
 from ..clock import now_ms
 from ..errors import DatabaseUnavailable, ModelNotAvailable
 from ..settings import Settings
-from ..store import Store, Transaction
+from ..store import Store, Transaction, when_available
 from ..store import owed as owed_store
 from ..store.runs import insert_log
 from .character import character_setting
@@ -44,7 +44,6 @@ OWED_BATCH = 100  # owed messages read from the store at a time
 INBOX_CAPACITY = 1024  # bus events an agent buffers; past that it reads from the store
 
 TurnHandler = Callable[["AgentRuntime", Event], Awaitable[None]]
-T = TypeVar("T")
 ChunkCallback = Callable[[str, int], Awaitable[None]]
 
 
@@ -198,7 +197,8 @@ class AgentRuntime:
             if self.embeddings is not None:
                 nursery.start_soon(self.embeddings.run)
             else:
-                await EmbeddingIndexer.release(self)
+                # An outage at start-up is waited out: it is no crash of the agent.
+                await when_available(partial(EmbeddingIndexer.release, self))
             first = True
             while True:
                 inbox = self._inbox if self._inbox is not None else self._subscribe()
@@ -230,14 +230,14 @@ class AgentRuntime:
         while True:
             if expire:
                 # One read when nothing is past the bounds (the common start), else a write.
-                batch = await self._when_available(
+                batch = await when_available(
                     lambda: self.store.read(self._first_batch_unless_expiring))
                 if batch is None:
-                    batch = await self._when_available(
+                    batch = await when_available(
                         lambda: self.store.write(self._expire_then_read))
                 expire = False
             else:
-                batch = await self._when_available(partial(
+                batch = await when_available(partial(
                     self.store.read, owed_store.next_owed, self.agent_id, after, OWED_BATCH))
             if not batch:
                 return
@@ -248,17 +248,6 @@ class AgentRuntime:
                 struct = message_struct(item.message, item.channel["message_server_id"])
                 await self.run_turn(NewMessage(
                     struct, route=MessageRoute(frozenset({self.agent_id}), item.channel)))
-
-    async def _when_available(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()`, again and again (with backoff) while the database is unavailable: what
-        the agent owes waits for it, and an outage is no crash of the agent."""
-        delay = 0.5
-        while True:
-            try:
-                return await call()
-            except DatabaseUnavailable:
-                await trio.sleep(delay)
-                delay = min(5.0, delay * 2)
 
     def _owed_again(self) -> None:
         """A turn failed on the database: its message stays owed; end the inbox so the loop

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..store import vectors
+from ..store import vectors, when_available
 from .models import ModelProvider, ModelType
 
 if TYPE_CHECKING:
@@ -88,7 +89,9 @@ class EmbeddingIndexer:
     async def run(self) -> None:
         store = self.runtime.store
         agent_id = self.runtime.agent_id
-        queued = await store.write(vectors.enroll, agent_id, self.model)
+        # A database outage is waited out here; the agent's turns report their own.
+        queued = await when_available(partial(store.write, vectors.enroll, agent_id,
+                                              self.model))
         if queued:
             self.runtime.log.info("embedding %d memories of %s with %s", queued,
                                   self.runtime.name, self.model)
@@ -96,14 +99,16 @@ class EmbeddingIndexer:
         while True:
             # A fresh event before reading: a wake() after this read is not missed.
             self._wake = trio.Event()
-            batch = await store.read(vectors.next_batch, agent_id, BATCH)
+            batch = await when_available(partial(store.read, vectors.next_batch, agent_id,
+                                                 BATCH))
             if not batch:
                 with trio.move_on_after(RECHECK):
                     await self._wake.wait()
                 continue
             done = await self._embed_batch(batch)
             if done:
-                self.stored += await store.write(vectors.finish, agent_id, self.model, done)
+                self.stored += await when_available(partial(
+                    store.write, vectors.finish, agent_id, self.model, done))
             if len(done) < len(batch):  # the model failed: retry later, not in a tight loop
                 await trio.sleep(backoff)
                 backoff = min(MAX_BACKOFF, backoff * 2)

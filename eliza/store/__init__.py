@@ -3,14 +3,21 @@ their migrations and one module of queries per domain (every query takes a `Tran
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+import trio
+
+from ..errors import DatabaseUnavailable
 from .protocols import Cursor, Store, Transaction
 from .schema import core as core_migrations
 from .sqlite import SqliteStore
 
-__all__ = ["Cursor", "SqliteStore", "Store", "Transaction", "core_migrations", "store_for"]
+__all__ = ["Cursor", "SqliteStore", "Store", "Transaction", "core_migrations", "store_for",
+           "when_available"]
+
+T = TypeVar("T")
 
 
 class StoreSettings(Protocol):
@@ -38,3 +45,15 @@ def store_for(settings: StoreSettings) -> Store:
                        connect_timeout=settings.postgres_connect_timeout,
                        statement_timeout=settings.postgres_statement_timeout)
     return SqliteStore(settings.db_path)
+
+
+async def when_available(call: Callable[[], Awaitable[T]], *, longest: float = 5.0) -> T:
+    """`call()`, again and again (backing off up to `longest` seconds) while the database is
+    unavailable: background work waits out an outage instead of crashing on it."""
+    delay = 0.5
+    while True:
+        try:
+            return await call()
+        except DatabaseUnavailable:
+            await trio.sleep(delay)
+            delay = min(longest, delay * 2)
