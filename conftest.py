@@ -17,11 +17,11 @@ import pytest
 from eliza.app import create_app
 from eliza.server import AgentServer
 from eliza.settings import Settings
+from eliza.testing.contract_client import ContractClient
 from eliza.testing.live import LiveServer as KitLiveServer
 from eliza.testing.live import free_port as free_port
 from tests import backends
 from tests.backends import Backend
-from tests.contract.validating import ContractClient
 
 ROOT = Path(__file__).parent
 NODE_DIR = ROOT / "tests" / "node"
@@ -81,7 +81,7 @@ def settings(tmp_path: Path) -> Settings:
 async def open_app(settings: Settings, server: AgentServer | None = None) -> AsyncIterator[Any]:
     """The app under test with its lifespan running (for tests that need their own settings
     or server); `.app.config["ELIZA_SERVER"]` is the AgentServer. Its test client checks
-    every response against the published contract (tests/contract/validating.py)."""
+    every response against the published contract (eliza/testing/contract_client.py)."""
     application = create_app(settings, server)
     application.test_client_class = ContractClient  # type: ignore[assignment]
     # Quart-Trio's `None` here cancels the lifespan task itself, so shutdown never completes

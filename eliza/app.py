@@ -54,6 +54,8 @@ class ElizaApp(QuartTrio):
     stopping: trio.Event | None = None
     # Bounds every HTTP request's receive and send (eliza/stalls.py) once settings are known.
     stall_guard: Callable[[Any, Any], tuple[Any, Any]] | None = None
+    # ELIZA_CONTRACT_CHECK: wraps each HTTP answer's send to check it against the contract.
+    contract_check: Callable[[Any, Any], Any] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -74,6 +76,8 @@ class ElizaApp(QuartTrio):
             return
         if self.stall_guard is not None:
             receive, send = self.stall_guard(receive, send)
+        if self.contract_check is not None:
+            send = self.contract_check(scope, send)
         fast = self.fastpath
         route = fast.lookup(scope) if fast is not None else None
         if fast is not None and route is not None:
@@ -141,6 +145,11 @@ def create_app(settings: Settings | None = None, server: AgentServer | None = No
         except StartupError as exc:
             app.config["ELIZA_STARTUP_ERROR"] = exc
             raise
+        if running.settings.contract_check:  # now that the plugins' routes are in
+            from .api.contract_check import checking_send, validator_of
+
+            app.contract_check = partial(checking_send, await validator_of(app))
+            log.info("checking every answer against /api/openapi.json (ELIZA_CONTRACT_CHECK)")
         parent = multiprocessing.parent_process()
         if parent is not None and parent.pid is not None:
             # A worker of `hypercorn -w N`: when its master dies, it stops (agents finish

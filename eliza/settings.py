@@ -169,6 +169,9 @@ class Settings:
     body_timeout: float = 30.0
     # The lowest level logged (and kept for /api/server/logs and the log stream).
     log_level: int = logging.INFO
+    # Each REST answer checked against /api/openapi.json, departures logged as errors
+    # (development and tests: JSON answers are buffered for the check).
+    contract_check: bool = False
     # The bus, leases and worker addresses of a deployment of several processes.
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     # Everything read, for lookups by name (character settings fall back to nothing here).
@@ -304,6 +307,7 @@ class Settings:
             send_timeout=_positive(get("ELIZA_SEND_TIMEOUT"), "ELIZA_SEND_TIMEOUT", 30.0),
             body_timeout=_positive(get("ELIZA_BODY_TIMEOUT"), "ELIZA_BODY_TIMEOUT", 30.0),
             log_level=parse_log_level(get("LOG_LEVEL")),
+            contract_check=parse_bool(get("ELIZA_CONTRACT_CHECK"), False),
             cluster=cluster,
             raw=dict(env),
         )

@@ -213,6 +213,7 @@ _PLUGIN_PATH = {
     "rest": Text(description="the route's path within the plugin; may contain `/`"),
 }
 _PLUGIN_ANSWER = {"*/*": {"description": "whatever the plugin's handler answers"}}
+_REFUSED_BY_EITHER = {"application/json": {"$ref": "#/components/schemas/Error"}, "*/*": {}}
 _PLUGIN_ABOUT = ("Served by a plugin's Route when one matches the method and path (else 404 "
                  "NOT_FOUND, or 405 METHOD_NOT_ALLOWED with Allow); its handler reads the "
                  "body as it likes (any JSON, or none) and has 60 s to answer (else 504 "
@@ -226,7 +227,9 @@ _PLUGIN_ABOUT = ("Served by a plugin's Route when one matches the method and pat
          body=Spec(description="any JSON, as the plugin's route takes it"),
          answers=_PLUGIN_ANSWER, errors={504: "PLUGIN_TIMEOUT: the handler took too long"},
          # A plugin's handler answers what status it likes (201, 204, its own 4XX...).
-         others={"default": ("whatever the plugin's handler answers", {"*/*": {}})},
+         others={"4XX": ("refused: by the core (in the error envelope) or by the plugin's "
+                         "handler (as it likes)", _REFUSED_BY_EITHER),
+                 "default": ("whatever the plugin's handler answers", {"*/*": {}})},
          description="The agent must be running and enable the plugin (else 404). "
                      + _PLUGIN_ABOUT)
 async def agent_plugin_route(agent_id: str, plugin: str, rest: str) -> Any:

@@ -17,6 +17,10 @@ named `eliza`), so a plugin's tests just name the fixtures:
 
 `wait_until(predicate)` waits for what happens in another task (a bus listener's work).
 
+Every answer is held against the app's published contract (/api/openapi.json): the test
+client of `eliza_app` fails the test in place, and a test whose live servers logged a
+departure (`ELIZA_CONTRACT_CHECK`) fails at its teardown, listing what they logged.
+
 The async fixtures need pytest-trio (`trio_mode = true`, or `@pytest.mark.trio` on tests).
 Since pytest imports this package in every run of every project where eliza is installed,
 it and its modules import only the standard library and pytest; the server, Quart and
@@ -42,7 +46,7 @@ from .inprocess import (
     open_app,
     wait_until,
 )
-from .live import LiveServer, free_port
+from .live import LiveServer, contract_violations, free_port
 
 if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
@@ -50,6 +54,16 @@ if TYPE_CHECKING:
     from eliza.client import ElizaClient
     from eliza.server import AgentServer
     from eliza.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _eliza_live_contract() -> Iterator[None]:
+    """Fails the test when a live server logged answers that depart from its contract."""
+    yield
+    found = contract_violations()
+    if found:
+        pytest.fail("live servers answered outside their contract:\n" + "\n".join(found),
+                    pytrace=False)
 
 
 @pytest.fixture

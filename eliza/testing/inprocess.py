@@ -95,11 +95,16 @@ class AppUnderTest:
 async def open_app(settings: Settings, *, plugins: Iterable[PluginSpec] = (),
                    server: AgentServer | None = None) -> AsyncIterator[AppUnderTest]:
     """Run the app in this process for the `async with` block: startup hooks run on entry,
-    agents stop and shutdown hooks run on exit. Give `server` to build it yourself."""
+    agents stop and shutdown hooks run on exit. Give `server` to build it yourself. Its test
+    client fails a test on any answer that departs from the app's published contract."""
     from eliza.app import create_app
+
+    from .contract_client import ContractClient
 
     server = server or make_server(settings, plugins)
     application = create_app(settings, server)
+    # Every answer a test receives is checked against the contract.
+    application.test_client_class = ContractClient  # type: ignore[assignment]
     application.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = BACKGROUND_TASK_SHUTDOWN_TIMEOUT
     async with application.test_app() as test_app:
         yield AppUnderTest(application, test_app, server)

@@ -16,6 +16,28 @@ from typing import Any
 
 from .inprocess import DEFAULT_ENV
 
+# A live server checks each REST answer against its own /api/openapi.json (unless its
+# `defaults` or `env` say otherwise) and logs a line with this mark for each departure;
+# `contract_violations()` collects them for the tests.
+CHECKED = {"ELIZA_CONTRACT_CHECK": "true"}
+VIOLATION_MARK = b"contract violation: "
+
+
+@dataclass
+class _WatchedLog:
+    path: Path
+    proc: subprocess.Popen[bytes]
+    offset: int  # how much of it was read
+
+
+_watched: list[_WatchedLog] = []
+
+
+def watch_log(log_path: Path, proc: subprocess.Popen[bytes], offset: int = 0) -> None:
+    """Have `contract_violations()` read `log_path` from `offset` on: `proc`, a server
+    started with ELIZA_CONTRACT_CHECK, writes its output there."""
+    _watched.append(_WatchedLog(log_path, proc, offset))
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -52,7 +74,8 @@ class LiveServer:
     """A real `hypercorn -k trio eliza.app:app` process on a free port, its data in
     `data_dir`, its output in `log_path` (beside the data dir). It inherits the process
     environment, then `defaults`, then `env`; it loads the installed plugins
-    (`ELIZA_LOAD_PLUGINS` narrows them)."""
+    (`ELIZA_LOAD_PLUGINS` narrows them). By default it checks each REST answer against its
+    own contract (`ELIZA_CONTRACT_CHECK`): `contract_violations()` lists what it found."""
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
@@ -86,10 +109,13 @@ class LiveServer:
 
         self.port = port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), **self.defaults, **self.env}
+        env = {**os.environ, "ELIZA_DATA_DIR": str(self.data_dir), **CHECKED, **self.defaults,
+               **self.env}
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            offset = log.tell()
             self.proc = subprocess.Popen(self.command(), cwd=self.data_dir.parent, env=env,
                                          stdout=log, stderr=subprocess.STDOUT)
+        watch_log(self.log_path, self.proc, offset)
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -147,3 +173,22 @@ class LiveServer:
             agent_id = str(created.json()["data"]["id"])
             http.post(f"/api/agents/{agent_id}/start").raise_for_status()
         return agent_id
+
+
+def contract_violations() -> list[str]:
+    """The contract violations the live servers of this process logged since the last
+    call (each line names the request, the status and what departs from the contract)."""
+    found = []
+    for watched in _watched:
+        try:
+            with open(watched.path, "rb") as log:
+                log.seek(watched.offset)
+                text = log.read()
+        except OSError:
+            text = b""
+        watched.offset += len(text)
+        found += [line.decode(errors="replace").strip()
+                  for line in text.splitlines() if VIOLATION_MARK in line]
+    # A server that has exited was read to its end: no need to read it again.
+    _watched[:] = [watched for watched in _watched if watched.proc.poll() is None]
+    return found

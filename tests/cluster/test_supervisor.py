@@ -24,7 +24,7 @@ import pytest
 
 from conftest import LiveServer, free_port
 from eliza.cluster.supervisor import Backoff
-from eliza.testing.live import child_pids
+from eliza.testing.live import child_pids, watch_log
 from tests.backends import own_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]
@@ -136,11 +136,13 @@ def start(tmp_path: Path, *args: str, **env: str) -> Deployment:
     port = free_port()
     log_path = tmp_path / f"eliza-{port}.log"
     environ = {**os.environ, "ELIZA_DATA_DIR": str(tmp_path / ".eliza"),
-               "ELIZA_RATE_LIMIT": "off", "ELIZA_BUS": "postgres", **env}
+               "ELIZA_RATE_LIMIT": "off", "ELIZA_BUS": "postgres",
+               "ELIZA_CONTRACT_CHECK": "true", **env}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "eliza.cli", "serve", "--port", str(port), *args],
             cwd=tmp_path, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    watch_log(log_path, proc)  # its workers' answers are checked against the contract too
     return Deployment(proc, port, log_path)
 
 

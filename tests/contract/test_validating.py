@@ -1,16 +1,20 @@
-"""The check every response of the suite goes through (tests/contract/validating.py): what it
-accepts and what it refuses, on the real app's contract."""
+"""The check every response of the suite goes through (eliza/api/contract_check.py, used by
+eliza/testing/contract_client.py and live servers): what it accepts and what it refuses, on
+the real app's contract."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from eliza.api.contract_check import Response, checking_send, validator_of
+from eliza.testing.contract_client import ContractClient
+from eliza.testing.live import LiveServer, contract_violations
 from tests.messaging.helpers import ELIZA_ID
-
-from .validating import ContractClient, Response, validator_of
 
 JSON = "application/json"
 
@@ -56,6 +60,12 @@ async def test_the_suite_client_checks_its_answers(client: Any) -> None:
      Response(200, "text/plain; version=1.0.0; charset=utf-8", b"# x"), None),
     # The plugin dispatchers: whatever the plugin answers, the core's refusals checked.
     ("POST", f"/api/agents/{ELIZA_ID}/plugins/p/x", Response(201, "text/plain", b"ok"), None),
+    # A plugin's handler may refuse as it likes; a name no plugin has is the core's refusal.
+    ("GET", "/api/example/x", Response(404, JSON, b'{"oops": 1}'), None),
+    ("GET", f"/api/agents/{ELIZA_ID}/plugins/example/x", Response(400, "text/plain", b"no"),
+     None),
+    ("GET", f"/api/agents/{ELIZA_ID}/plugins/nosuch/x", Response(404, JSON, b'{"oops": 1}'),
+     "'success' is a req"),
     ("GET", "/api/somewhere/else", Response(404, JSON, b'{"oops": 1}'), "'success' is a req"),
     # Outside /api: not in the contract.
     ("GET", "/healthz", Response(200, "text/plain", b"ok"), None),
@@ -68,3 +78,51 @@ async def test_what_the_check_refuses(app: Any, method: str, path: str, answer: 
     else:
         assert found is not None
         assert problem in found, found
+
+
+async def _sent_through_check(app: Any, method: str, path: str, status: int,
+                              content_type: str | None, *bodies: bytes) -> None:
+    """One answer sent through the ELIZA_CONTRACT_CHECK wrapper of an ASGI `send`."""
+    wire: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        wire.append(message)
+
+    checked = checking_send(await validator_of(app.app), {"method": method, "path": path}, send)
+    headers = [] if content_type is None else [(b"content-type", content_type.encode())]
+    await checked({"type": "http.response.start", "status": status, "headers": headers})
+    for index, body in enumerate(bodies):
+        await checked({"type": "http.response.body", "body": body,
+                       "more_body": index < len(bodies) - 1})
+    assert len(wire) == 1 + len(bodies)  # passed on untouched
+
+
+async def test_the_live_check_logs_each_departure_once_the_answer_is_sent(
+    app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    whole = envelope({"agents": []})
+    # A documented answer in pieces: nothing logged.
+    await _sent_through_check(app, "GET", "/api/agents", 200, JSON, whole[:7], whole[7:])
+    await _sent_through_check(app, "DELETE", f"/api/agents/{ELIZA_ID}", 204, None, b"")
+    assert not [r for r in caplog.records if "contract violation" in r.getMessage()]
+    await _sent_through_check(app, "GET", "/api/agents", 200, JSON, b'{"data":', b" 1}")
+    await _sent_through_check(app, "DELETE", f"/api/agents/{ELIZA_ID}", 204, "text/html",
+                              b"<p>")
+    logged = [r.getMessage() for r in caplog.records if "contract violation" in r.getMessage()]
+    assert len(logged) == 2, logged
+    assert logged[0].startswith("contract violation: GET /api/agents -> 200: the body")
+    assert "'success' is a required property" in logged[0]
+    assert logged[1].startswith(f"contract violation: DELETE /api/agents/{ELIZA_ID} -> 204")
+    assert "has no body in the contract, got 3 bytes" in logged[1]
+
+
+def test_live_servers_check_their_answers(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / ".eliza")
+    server.start()
+    try:
+        assert httpx.get(f"{server.url}/api/agents", timeout=10).status_code == 200
+        assert httpx.get(f"{server.url}/api/nowhere", timeout=10).status_code == 404
+    finally:
+        server.stop()
+    assert "checking every answer against /api/openapi.json" in server.log()
+    assert contract_violations() == []

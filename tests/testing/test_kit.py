@@ -118,3 +118,30 @@ def test_an_author_project_runs_with_the_fixtures(tmp_path: Path) -> None:
         stopped = False
     assert_passed(result, 5)
     assert stopped, "the live server outlived its test"
+
+
+VIOLATION_LOGGED = '''
+import subprocess
+import sys
+
+from eliza.testing.live import watch_log
+
+
+def test_whose_server_logged_a_contract_violation(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text("serving\\n")
+    server = subprocess.Popen([sys.executable, "-c", "pass"])  # stands for a live server
+    watch_log(log, server, offset=log.stat().st_size)
+    with open(log, "a") as out:
+        out.write("ERROR eliza.api.contract_check: contract violation: GET /api/agents"
+                  " -> 200: the body at (the body): 'success' is a required property\\n")
+    server.wait()
+'''
+
+
+def test_a_test_whose_live_server_answered_outside_the_contract_fails(tmp_path: Path) -> None:
+    result = run_author_tests(tmp_path / "author", VIOLATION_LOGGED)
+    assert result.returncode == 1, result.stdout
+    assert "1 passed, 1 error" in result.stdout, result.stdout
+    assert "live servers answered outside their contract" in result.stdout
+    assert "contract violation: GET /api/agents -> 200" in result.stdout

@@ -1,33 +1,45 @@
-"""The published contract held against what the server really answers.
+"""ELIZA_CONTRACT_CHECK: every answer of the REST API held against /api/openapi.json.
 
 `ContractValidator` is built from `openapi_document(app)`; `violation()` says what is wrong
 with one response: a status the operation does not document (exactly or as 4XX/5XX), a
 media type it does not document for that status, a body on a status that has none, or a
-JSON body that its schema refuses. `ContractClient` is the Quart test client that checks
-every response the suite receives (conftest.py `open_app` installs it).
+JSON body that its schema refuses. Paths outside /api and operations without a declaration
+of their own (the plugin dispatchers) are checked for status and media type only, as are
+non-JSON bodies.
 
-Paths outside /api and operations without a declaration of their own (the plugin
-dispatchers) are checked for status and media type only, as are non-JSON bodies.
+With the setting on, `checking_send` wraps each HTTP request's ASGI `send` (the fast path's
+answers included) and logs an error naming each departure: a plugin author sees where the
+routes' answers and their declared schemas part, and the test suite fails on such a line.
+It buffers JSON answers to check them, so it is meant for development and tests.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # (no stubs)
 from quart import Quart
-from quart_trio.testing.client import TrioClient
-from quart_trio.testing.connections import TestHTTPConnection
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from eliza.api.contract import openapi_document
+from . import plugin_routes
+from .contract import openapi_document
+
+log = logging.getLogger(__name__)
+
+# Above this, a JSON answer's body is not buffered for the check (its status and media
+# type still are checked).
+MAX_CHECKED_BODY = 4 * 1024 * 1024
+VIOLATION = "contract violation"
 
 _PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
-# Operations that stand for routes the core does not declare itself: whatever a plugin
-# answers goes through them, so only the envelope of the core's own refusals is judged.
+# Operations that stand for routes the core does not declare itself: a plugin's handler
+# answers through them what it likes (its own 4XX too), so only statuses and media types
+# are judged, and the body of the core's refusal when no plugin of that name has routes.
 GENERIC_OPERATIONS = ("plugin_routes.dispatch", "plugin_routes.agent_plugin_route")
 
 
@@ -38,6 +50,13 @@ class Response:
     status: int
     content_type: str | None
     body: bytes
+    # How many bytes were sent, when `body` is not all of them (an answer not kept whole):
+    # its schema is then not checked.
+    length: int | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) if self.length is None else self.length
 
 
 def media_type(content_type: str | None) -> str | None:
@@ -75,6 +94,16 @@ class ContractValidator:
                                    re.escape(path)) + "$"
             templates.append((-path.count("/") + path.count("{"), path, re.compile(pattern)))
         self._templates = [(path, regex) for _, path, regex in sorted(templates)]
+        # The plugins with routes: a request to another name is refused by the core.
+        router = plugin_routes.router()
+        self._plugins, self._global_plugins = set(router.plugins), router.global_names
+
+    def _to_a_plugin(self, path: str) -> bool:
+        """Whether `path` names a plugin that has routes (its handler may have answered)."""
+        parts = path.split("/")
+        if len(parts) > 5 and parts[1:3] == ["api", "agents"] and parts[4] == "plugins":
+            return parts[5] in self._plugins
+        return len(parts) > 2 and parts[2] in self._global_plugins
 
     def operation(self, method: str, path: str) -> dict[str, Any] | None:
         """The operation serving `method path` as the app routes it, if it is declared."""
@@ -115,17 +144,18 @@ class ContractValidator:
                         f"{operation['operationId']} (documented: {sorted(responses)})")
         declared = responses[key].get("content")
         if not declared:
-            if response.body or media is not None:
+            if response.size or media is not None:
                 return (f"status {response.status} has no body in the contract, got "
-                        f"{len(response.body)} bytes of {response.content_type!r}")
+                        f"{response.size} bytes of {response.content_type!r}")
             return None
         if media is None:
             return f"no Content-Type; the contract has {sorted(declared)}"
         matches = [name for name in declared if _media_matches(name, media)]
         if not matches:
             return f"media type {media} is not among {sorted(declared)}"
-        if operation["operationId"].startswith(GENERIC_OPERATIONS) and response.status < 400:
-            return None
+        if operation["operationId"].startswith(GENERIC_OPERATIONS) and (
+                response.status < 400 or self._to_a_plugin(path)):
+            return None  # the plugin's handler answers as it likes, its own 4XX too
         schema = declared[matches[0]].get("schema")
         return self._check_body(schema, media, response) if schema else None
 
@@ -133,6 +163,8 @@ class ContractValidator:
                     response: Response) -> str | None:
         if media is None or not _is_json(media):
             return None if media is not None else "an error without a Content-Type"
+        if response.length is not None:
+            return None
         try:
             body = json.loads(response.body)
         except ValueError as exc:
@@ -159,34 +191,44 @@ async def validator_of(app: Quart) -> ContractValidator:
     return validator
 
 
-class _Connection(TestHTTPConnection):
-    """Keeps the headers as sent: the response object the test client builds adds a
-    default `text/html` Content-Type where none was sent (a 204)."""
-
-    async def as_response(self) -> Any:
-        # Read first: the response takes these very headers and adds its default.
-        sent = self.headers.get("Content-Type") if self.headers is not None else None
-        response: Any = await super().as_response()
-        response.sent_content_type = sent
-        return response
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class ContractClient(TrioClient):
-    """The test client, failing the test on any response the contract does not describe."""
+def checking_send(validator: ContractValidator, scope: dict[str, Any], send: Send) -> Send:
+    """`send`, logging an error when the answer it carries departs from the contract."""
+    method = str(scope.get("method", "GET")).upper()
+    path = str(scope.get("path", ""))
+    started: list[Response] = []
+    chunks: list[bytes] = []
+    sent = 0
 
-    http_connection_class = _Connection
-
-    async def open(self, path: str, *args: Any, **kwargs: Any) -> Any:
-        response: Any = await super().open(path, *args, **kwargs)
-        method = str(kwargs.get("method", "GET")).upper()
-        route = path.split("?", 1)[0]
-        sent = getattr(response, "sent_content_type", response.headers.get("Content-Type"))
-        # A streamed answer (an event stream) is read by the test itself: never buffer it here.
-        streamed = media_type(sent) == "text/event-stream"
-        body = b"" if streamed else await response.get_data(as_text=False)
-        seen = Response(response.status_code, sent, body)
-        problem = (await validator_of(self.app)).violation(method, route, seen)
+    async def checked(message: dict[str, Any]) -> None:
+        nonlocal sent
+        await send(message)
+        kind = message.get("type")
+        if kind == "http.response.start":
+            content_type = next((value.decode("latin-1")
+                                 for name, value in message.get("headers", ())
+                                 if name.lower() == b"content-type"), None)
+            started.append(Response(int(message["status"]), content_type, b""))
+            return
+        if kind != "http.response.body" or not started:
+            return
+        answer = started[0]
+        body = message.get("body", b"")
+        sent += len(body)
+        media = media_type(answer.content_type)
+        if media is not None and _is_json(media) and sent <= MAX_CHECKED_BODY:
+            chunks.append(body)
+        elif chunks:  # too big to check: let go of what was kept
+            chunks.clear()
+        if message.get("more_body", False):
+            return
+        answer.body = b"".join(chunks)
+        if len(answer.body) != sent:
+            answer.length = sent
+        problem = validator.violation(method, path, answer)
         if problem is not None:
-            raise AssertionError(f"contract violation: {method} {route} -> "
-                                 f"{response.status_code}: {problem}")
-        return response
+            log.error("%s: %s %s -> %d: %s", VIOLATION, method, path, answer.status, problem)
+
+    return checked
