@@ -3,14 +3,13 @@
 `ContractValidator` is built from `openapi_document(app)`; `violation()` says what is wrong
 with one response: a status the operation does not document (exactly or as 4XX/5XX), a
 media type it does not document for that status, a body on a status that has none, or a
-JSON body that its schema refuses. Paths outside /api and operations without a declaration
-of their own (the plugin dispatchers) are checked for status and media type only, as are
-non-JSON bodies.
+JSON body that its schema refuses. Paths outside /api, non-JSON bodies and the answers of
+plugin routes (generic operations) are checked for status and media type only.
 
 With the setting on, `checking_send` wraps each HTTP request's ASGI `send` (the fast path's
-answers included) and logs an error naming each departure: a plugin author sees where the
-routes' answers and their declared schemas part, and the test suite fails on such a line.
-It buffers JSON answers to check them, so it is meant for development and tests.
+answers included) and logs an error naming each departure, whoever the client; the test
+suite fails on such a line. It buffers JSON answers to check them, so it is meant for
+development and tests.
 """
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ def store_for(settings: StoreSettings) -> Store:
     return SqliteStore(settings.db_path)
 
 
-async def when_available(call: Callable[[], Awaitable[T]], *, longest: float = 5.0) -> T:
-    """`call()`, again and again (backing off up to `longest` seconds) while the database is
+async def when_available(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, again and again (backing off from 0.5 s to 5 s) while the database is
     unavailable: background work waits out an outage instead of crashing on it."""
     delay = 0.5
     while True:
@@ -56,4 +56,4 @@ async def when_available(call: Callable[[], Awaitable[T]], *, longest: float = 5
             return await call()
         except DatabaseUnavailable:
             await trio.sleep(delay)
-            delay = min(longest, delay * 2)
+            delay = min(5.0, delay * 2)
