@@ -38,6 +38,11 @@ def _agents(server: LiveServer) -> dict[str, dict[str, Any]]:
     return {a["name"]: a for a in body["data"]["agents"]}
 
 
+def _worker_id(server: LiveServer) -> str:
+    state = httpx.get(f"{server.url}/api/server/debug/state", timeout=10).json()
+    return str(state["data"]["worker"]["id"])
+
+
 def _create(server: LiveServer, name: str) -> str:
     response = httpx.post(f"{server.url}/api/agents", timeout=10,
                           json={"characterJson": {"name": name, "bio": ["a test agent"]}})
@@ -68,12 +73,15 @@ def test_agents_spread_over_the_workers_and_start_stop_work_from_either(
         # Stop from the worker that does not run it: it stops where it runs.
         target = names[0]
         runs_on = _agents(a)[target]["worker"]
-        stopper = b if _agents(b)[target]["worker"] == runs_on else a
+        stopper = b if _worker_id(a) == runs_on else a
+        assert _worker_id(stopper) != runs_on
         stopped = httpx.post(f"{stopper.url}/api/agents/{ids[target]}/stop", timeout=20)
         assert stopped.status_code == 200, stopped.text
-        # The other worker hears of it at once on the bus (or at its next look).
+        # The stop answers once the worker running it has stopped it: both know at once.
         wait_until_sync(lambda: _agents(a)[target]["status"] == _agents(b)[target]["status"]
-                        == "inactive", within=LEASE)
+                        == "inactive", within=LEASE,
+                        message=lambda: f"both inactive (a: {_agents(a)[target]}, "
+                                        f"b: {_agents(b)[target]})")
         started = httpx.post(f"{stopper.url}/api/agents/{ids[target]}/start", timeout=20)
         assert started.status_code == 200
         wait_until_sync(lambda: _agents(a)[target]["status"] == _agents(b)[target]["status"]
