@@ -72,7 +72,13 @@ def test_agents_spread_over_the_workers_and_start_stop_work_from_either(
         wait_until_sync(spread, within=6 * LEASE)
         # Stop from the worker that does not run it: it stops where it runs.
         target = names[0]
-        runs_on = _agents(a)[target]["worker"]
+
+        def runner() -> str | None:  # once both workers' views agree (each looks every tick)
+            worker = _agents(a)[target]["worker"]
+            return worker if worker is not None and worker == _agents(b)[target]["worker"] \
+                else None
+
+        runs_on = wait_until_sync(runner, within=3 * LEASE, message="both views agreeing")
         stopper = b if _worker_id(a) == runs_on else a
         assert _worker_id(stopper) != runs_on
         stopped = httpx.post(f"{stopper.url}/api/agents/{ids[target]}/stop", timeout=20)
